@@ -1,0 +1,36 @@
+"""DepthNet: detail-preserving monocular depth estimation (DFE + DMG) in TensorFlow/Keras."""
+from setuptools import find_packages, setup
+
+setup(
+    name="depthnet",
+    version="0.1.0",
+    description="Dense Feature Extractor + attention Depth Map Generator for monocular depth (NYU Depth V2).",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["depthnet", "depthnet.*", "data_prep", "data_prep.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "tensorflow-datasets>=4.9",
+        "tensorboard>=2.16",
+        "numpy>=1.24",
+        "h5py>=3.8",
+        "absl-py>=1.4",
+        "matplotlib>=3.7",
+        "pillow>=9.0",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=7.0"]},
+    entry_points={
+        "console_scripts": [
+            "depthnet-summary=depthnet.summary:run",
+            "depthnet-prepare=data_prep.prepare:run",
+            "depthnet-train=depthnet.train:run",
+            "depthnet-eval=depthnet.evaluate:run",
+            "depthnet-export=depthnet.export:run",
+            "depthnet-predict=depthnet.predict:run",
+            "depthnet-bench=depthnet.bench:run",
+        ]
+    },
+)

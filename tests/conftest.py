@@ -1,0 +1,21 @@
+"""Shared test fixtures: quiet TensorFlow, the real NYU samples in ../shared, small model configs."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SAMPLES = REPO.parent / "shared" / "nyu_samples"
+
+
+@pytest.fixture(scope="session")
+def nyu_samples() -> pathlib.Path:
+    """The real NYU Depth V2 / SUN RGB-D frames shipped beside the project (never copied into it)."""
+    if not SAMPLES.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"real NYU samples not found at {SAMPLES}; CI must have ../shared beside the clone")
+        pytest.skip(f"real NYU samples not found at {SAMPLES}")
+    return SAMPLES
