@@ -19,6 +19,7 @@ shard; :func:`read_manifest` checks it and says what to do when something is mis
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -29,6 +30,18 @@ import tensorflow as tf
 MANIFEST_NAME = "manifest.json"
 DEFAULT_DEPTH_SCALE = 1000.0  # millimetres
 MAX_STORED_VALUE = 65535
+
+
+
+@dataclasses.dataclass
+class Frame:
+    """One RGB-D frame as every reader yields it: uint8 HxWx3 RGB, float32 HxW depth in metres (0 = invalid)."""
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    scene: str = ""
+    frame: str = ""
+
 
 FEATURES = {
     "rgb": tf.io.FixedLenFeature([], tf.string),
