@@ -1,0 +1,16 @@
+"""DepthNet: detail-preserving monocular depth estimation (Dense Feature Extractor + Depth Map Generator).
+
+Public API: `ModelConfig`, `preset`, `build_model`.
+"""
+from depthnet.config import ModelConfig, preset
+
+__version__ = "0.1.0"
+__all__ = ["ModelConfig", "preset", "build_model"]
+
+
+def __getattr__(name):  # keep `import depthnet` light: TensorFlow loads on first model use
+    if name == "build_model":
+        from depthnet.model import build_model
+
+        return build_model
+    raise AttributeError(f"module 'depthnet' has no attribute {name!r}")
