@@ -1,0 +1,395 @@
+"""`depthnet-train`: train DepthNet with the paper's optimisation (sec. 3.4) and a custom tf.function step.
+
+    depthnet-train --model_dir=runs/full --data_dir=data/nyu --config=full \
+        --backbone_weights=/path/to/resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5
+    depthnet-train --flagfile=experiments/full.flags --model_dir=runs/full
+    depthnet-train --model_dir=runs/quick --source=synthetic --config=quick --train_steps=2000
+
+The run's configuration goes to `<model_dir>/config.json`; checkpoints to `<model_dir>/ckpt` (last N)
+and `<model_dir>/best` (best validation abs_rel); TensorBoard logs to `<model_dir>/train` and
+`<model_dir>/val`. Re-running the same command resumes from the latest checkpoint.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from typing import Any, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+from depthnet import data, schedule
+from depthnet.config import ModelConfig, preset
+from depthnet.evaluate import Protocol, evaluate_split, ground_truth_kind, keras_predict_fn, write_results
+from depthnet.loss import log_l1_terms
+from depthnet.metrics import METRIC_KEYS
+
+CONFIG_NAME = "config.json"
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised when a step's loss or gradients are NaN/inf; the weights are left at the last good step."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run needs besides the model architecture (written to config.json)."""
+
+    model_dir: str
+    data_dir: str = ""
+    source: str = "prepared"  # 'prepared' (data_dir/<train_split>) or 'synthetic' (made on first use)
+    train_split: str = "train"
+    val_split: str = "test"
+    synthetic_train_frames: int = 600
+    synthetic_val_frames: int = 60
+    batch_size: int = schedule.PAPER_BATCH_SIZE
+    epochs: float = schedule.PAPER_EPOCHS
+    steps_per_epoch: int = schedule.PAPER_STEPS_PER_EPOCH
+    train_steps: int = 0  # > 0 overrides epochs * steps_per_epoch
+    decay_epochs: float = schedule.PAPER_DECAY_EPOCHS
+    decay_steps: int = 0  # > 0 overrides decay_epochs (scaled with train_steps when that is set)
+    dfe_lr: float = 1e-5
+    dfe_end_lr: float = 1e-7
+    dmg_lr: float = 1e-4
+    dmg_end_lr: float = 1e-6
+    lr_power: float = 1.0
+    eval_every: int = 0  # steps; 0 = once per epoch
+    eval_frames: int = 0  # 0 = the whole validation split
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 5
+    log_every: int = 50
+    image_every: int = 500
+    seed: int = 0
+    deterministic: bool = False
+    precision: str = "fp32"
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.train_steps) if self.train_steps > 0 else int(round(self.epochs * self.steps_per_epoch))
+
+    @property
+    def resolved_decay_steps(self) -> int:
+        """decay_steps, or decay_epochs of training; with --train_steps, the same fraction (16/20) of it."""
+        if self.decay_steps > 0:
+            return int(self.decay_steps)
+        if self.train_steps > 0:
+            return max(1, int(round(self.train_steps * self.decay_epochs / self.epochs)))
+        return max(1, int(round(self.decay_epochs * self.steps_per_epoch)))
+
+    @property
+    def resolved_eval_every(self) -> int:
+        return int(self.eval_every) if self.eval_every > 0 else int(self.steps_per_epoch)
+
+
+def split_dirs(run: TrainConfig) -> tuple[str, str]:
+    """(train split folder, validation split folder); makes synthetic data first when asked to."""
+    if run.source == "synthetic":
+        root = run.data_dir or os.path.join(run.model_dir, "data")
+        from data_prep.prepare import prepare_split
+
+        prepare_split("synthetic", os.path.join(root), run.train_split, num_frames=run.synthetic_train_frames, seed=run.seed)
+        prepare_split("synthetic", os.path.join(root), run.val_split, num_frames=run.synthetic_val_frames,
+                      seed=run.seed + 1_000_003)
+    elif run.source == "prepared":
+        if not run.data_dir:
+            raise ValueError("--data_dir is required with --source=prepared (or use --source=synthetic)")
+        root = run.data_dir
+    else:
+        raise ValueError(f"unknown --source {run.source!r}; use 'prepared' or 'synthetic'")
+    return os.path.join(root, run.train_split), os.path.join(root, run.val_split)
+
+
+def write_run_config(run: TrainConfig, model_config: ModelConfig) -> str:
+    """Writes config.json; refuses to resume a model_dir whose model differs from this one."""
+    os.makedirs(run.model_dir, exist_ok=True)
+    path = os.path.join(run.model_dir, CONFIG_NAME)
+    payload = {"model": model_config.to_dict(), "train": dataclasses.asdict(run)}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+        if previous.get("model") != payload["model"]:
+            raise ValueError(
+                f"{run.model_dir} holds a run of a different model ({previous.get('model')}); "
+                f"use a new --model_dir or the same --config"
+            )
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def load_run_config(model_dir: str) -> tuple[ModelConfig, TrainConfig]:
+    """Reads `<model_dir>/config.json` back into the two configuration objects."""
+    path = os.path.join(model_dir, CONFIG_NAME)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {model_dir!r} a depthnet-train model_dir?")
+    with open(path, encoding="utf-8") as f:
+        payload = json.load(f)
+    return ModelConfig.from_dict(payload["model"]), TrainConfig(**payload["train"])
+
+
+def set_precision(precision: str) -> None:
+    """Keras mixed-precision policy: 'fp32', 'bf16' (mixed_bfloat16) or 'fp16' (mixed_float16)."""
+    import keras
+
+    policies = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+    if precision not in policies:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(policies)}")
+    keras.mixed_precision.set_global_policy(policies[precision])
+
+
+class Trainer:
+    """Model, two Adam optimisers, step counter and checkpoints of one training run."""
+
+    def __init__(self, model_config: ModelConfig, run: TrainConfig):
+        from depthnet.model import build_model, variable_groups
+
+        self.run, self.model_config = run, model_config
+        set_precision(run.precision)
+        self.model = build_model(model_config)
+        self.groups = {k: v for k, v in variable_groups(self.model).items() if v}
+        self.schedules = schedule.paper_schedules(
+            run.resolved_decay_steps, run.dfe_lr, run.dfe_end_lr, run.dmg_lr, run.dmg_end_lr, run.lr_power
+        )
+        self.optimizers = schedule.build_optimizers({k: self.schedules[k] for k in self.groups}, self.groups)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.best_abs_rel = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_abs_rel")
+        self.checkpoint = tf.train.Checkpoint(model=self.model, step=self.step, best_abs_rel=self.best_abs_rel,
+                                              **{f"optimizer_{k}": o for k, o in self.optimizers.items()})
+        self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run.model_dir, "ckpt"),
+                                                  max_to_keep=run.keep_checkpoints, step_counter=self.step)
+        self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run.model_dir, "best"),
+                                                       max_to_keep=1, step_counter=self.step)
+        self._variables = [v for k in self.groups for v in self.groups[k]]
+        self._sizes = [len(self.groups[k]) for k in self.groups]
+
+    def restore(self) -> Optional[str]:
+        """Restores the latest checkpoint, if any; returns its path."""
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return latest
+
+    def learning_rates(self) -> dict[str, float]:
+        return {k: schedule.current_learning_rate(o) for k, o in self.optimizers.items()}
+
+    @tf.function(reduce_retracing=True)
+    def train_step(self, images: tf.Tensor, depths: tf.Tensor, masks: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One step of eq. (3) and Adam on both groups; skipped (weights untouched) if not finite."""
+        with tf.GradientTape() as tape:
+            pred = self.model(images, training=True)
+            total, count = log_l1_terms(depths, pred, masks)
+            loss = tf.math.divide_no_nan(total, count)
+        grads = tape.gradient(loss, self._variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self._variables)]
+        grad_norm = tf.linalg.global_norm(grads)
+        finite = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
+
+        def apply() -> tf.Tensor:
+            offset = 0
+            for (group, optimizer), size in zip(self.optimizers.items(), self._sizes):
+                optimizer.apply_gradients(zip(grads[offset:offset + size], self._variables[offset:offset + size]))
+                offset += size
+            self.step.assign_add(1)
+            return tf.constant(True)
+
+        tf.cond(finite, apply, lambda: tf.constant(False))
+        return {"loss": loss, "grad_norm": grad_norm, "finite": finite, "valid_pixels": count}
+
+
+def _panel_image(images: np.ndarray, depths: np.ndarray, preds: np.ndarray) -> np.ndarray:
+    """RGB | truth | prediction for the first example, one shared colour scale."""
+    from depthnet.apps.visualize import depth_panel
+
+    rgb = np.clip(images[0] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    pred = tf.image.resize(preds[:1], depths.shape[1:3], method="bilinear").numpy()[0, ..., 0]
+    return depth_panel(rgb, pred, depths[0, ..., 0])
+
+
+def validate(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol) -> dict[str, float]:
+    """Scores the model on the validation split; logs scalars and one picture."""
+    predict = keras_predict_fn(trainer.model)
+    metrics, examples = evaluate_split(predict, val_dir, protocol, max_frames=trainer.run.eval_frames or None,
+                                       keep_examples=1)
+    with writer.as_default(step=step):
+        for key in METRIC_KEYS:
+            tf.summary.scalar(f"metrics/{key}", metrics[key])
+        if examples:
+            from depthnet.apps.visualize import depth_panel
+
+            ex = examples[0]
+            tf.summary.image("rgb_truth_prediction", depth_panel(ex["rgb"], ex["pred"], ex["depth"])[None])
+    writer.flush()
+    return metrics
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, Any]:
+    """Runs (or resumes) training to `run.total_steps`; returns a summary with the final validation metrics."""
+    write_run_config(run, model_config)
+    train_dir, val_dir = split_dirs(run)
+    trainer = Trainer(model_config, run)
+    restored = trainer.restore()
+    start = int(trainer.step.numpy())
+    total = run.total_steps
+    log(f"{'resumed from ' + restored if restored else 'starting'} at step {start}/{total} "
+        f"({model_config.variant}/{model_config.backbone}, batch {run.batch_size}, decay over {run.resolved_decay_steps} steps)")
+
+    height, width = model_config.input_size
+    dataset = data.train_dataset(train_dir, batch_size=run.batch_size, crop_size=(height, width),
+                                 seed=run.seed + start, deterministic=run.deterministic)
+    protocol = Protocol(ground_truth=ground_truth_kind(val_dir))
+    train_writer = tf.summary.create_file_writer(os.path.join(run.model_dir, "train"))
+    val_writer = tf.summary.create_file_writer(os.path.join(run.model_dir, "val"))
+    with train_writer.as_default(step=start):
+        tf.summary.text("config", "```\n" + json.dumps({"model": model_config.to_dict(), "train": dataclasses.asdict(run)}, indent=2) + "\n```")
+
+    metrics: dict[str, float] = {}
+    step = start
+    window_start, window_steps = time.perf_counter(), 0
+    last_saved = start
+    iterator = iter(dataset)
+    try:
+        while step < total:
+            batch = next(iterator)
+            out = trainer.train_step(batch["image"], batch["depth"], batch["mask"])
+            if not bool(out["finite"]):
+                raise NonFiniteLossError(
+                    f"loss became {float(out['loss'])} (gradient norm {float(out['grad_norm'])}) at step {step + 1}; "
+                    f"the weights were not updated and the last good checkpoint "
+                    f"{trainer.manager.latest_checkpoint or '(none yet)'} is kept. Lower the learning rates "
+                    f"or check the data for bad depth values."
+                )
+            step += 1
+            window_steps += 1
+            if step % run.log_every == 0 or step == total:
+                elapsed = time.perf_counter() - window_start
+                steps_per_sec = window_steps / max(elapsed, 1e-9)
+                lrs = trainer.learning_rates()
+                with train_writer.as_default(step=step):
+                    tf.summary.scalar("loss", out["loss"])
+                    tf.summary.scalar("grad_norm", out["grad_norm"])
+                    tf.summary.scalar("steps_per_sec", steps_per_sec)
+                    tf.summary.scalar("images_per_sec", steps_per_sec * run.batch_size)
+                    for group, lr in lrs.items():
+                        tf.summary.scalar(f"learning_rate/{group}", lr)
+                lr_text = " ".join(f"lr_{g} {lr:.2e}" for g, lr in lrs.items())
+                log(f"step {step}/{total}  loss {float(out['loss']):.4f}  {lr_text}  "
+                    f"{steps_per_sec * run.batch_size:.1f} img/s  ETA {_format_eta((total - step) / max(steps_per_sec, 1e-9))}")
+                window_start, window_steps = time.perf_counter(), 0
+            if run.image_every and step % run.image_every == 0:
+                preds = trainer.model(batch["image"], training=False).numpy()
+                with train_writer.as_default(step=step):
+                    tf.summary.image("rgb_truth_prediction",
+                                     _panel_image(batch["image"].numpy(), batch["depth"].numpy(), preds)[None])
+            if step % run.checkpoint_every == 0:
+                trainer.manager.save(checkpoint_number=step)
+                last_saved = step
+            if step % run.resolved_eval_every == 0 or step == total:
+                metrics = validate(trainer, val_dir, val_writer, step, protocol)
+                log(f"validation @ {step}: " + "  ".join(f"{k} {metrics[k]:.4f}" for k in ("abs_rel", "rmse", "log10", "delta1")))
+                if metrics["abs_rel"] < float(trainer.best_abs_rel.numpy()):
+                    trainer.best_abs_rel.assign(metrics["abs_rel"])
+                    trainer.best_manager.save(checkpoint_number=step)
+                window_start, window_steps = time.perf_counter(), 0
+    except KeyboardInterrupt:
+        if step > last_saved:
+            trainer.manager.save(checkpoint_number=step)
+        log(f"interrupted at step {step}; saved {trainer.manager.latest_checkpoint}. Re-run the same command to resume.")
+        raise
+    finally:
+        train_writer.flush()
+        val_writer.flush()
+    if step > last_saved:
+        trainer.manager.save(checkpoint_number=step)
+    summary = {"step": step, "checkpoint": trainer.manager.latest_checkpoint,
+               "best_checkpoint": trainer.best_manager.latest_checkpoint,
+               "best_abs_rel": float(trainer.best_abs_rel.numpy()), "metrics": metrics}
+    if metrics:
+        write_results(os.path.join(run.model_dir, "eval"), metrics, protocol,
+                      extra={"step": step, "checkpoint": trainer.manager.latest_checkpoint, "split": val_dir})
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+FLAGS = flags.FLAGS
+_DEFAULTS = TrainConfig(model_dir="")
+
+
+def _define_flags() -> None:
+    flags.DEFINE_string("model_dir", None, "Where config, checkpoints and TensorBoard logs go (resumes if present).")
+    flags.DEFINE_string("config", "full", "Model preset: full, dfe_afb, dfe, baseline, quick, tiny.")
+    flags.DEFINE_string("backbone_weights", None, "'imagenet', 'none' or a path (default: the preset's).")
+    flags.DEFINE_list("input_size", None, "Training crop H,W (default: the preset's, 240,320).")
+    flags.DEFINE_integer("dmg_width", None, "Channels of the Channel Reduce Blocks (default: the preset's).")
+    help_text = {
+        "data_dir": "Prepared data root holding <train_split>/ and <val_split>/ (depthnet-prepare output).",
+        "source": "'prepared' (read --data_dir) or 'synthetic' (generate scenes on first use).",
+        "train_steps": "Total steps; > 0 overrides epochs * steps_per_epoch.",
+        "decay_steps": "Poly decay steps; > 0 overrides decay_epochs.",
+        "eval_every": "Validate every N steps (0 = every epoch).",
+        "eval_frames": "Validate on at most N frames (0 = all).",
+        "precision": "fp32, bf16 or fp16 (Keras mixed precision).",
+    }
+    for field in dataclasses.fields(TrainConfig):
+        if field.name == "model_dir":
+            continue
+        default = getattr(_DEFAULTS, field.name)
+        text = help_text.get(field.name, field.name.replace("_", " ") + ".")
+        if isinstance(default, bool):
+            flags.DEFINE_boolean(field.name, default, text)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(field.name, default, text)
+        elif isinstance(default, float):
+            flags.DEFINE_float(field.name, default, text)
+        else:
+            flags.DEFINE_string(field.name, default, text)
+
+
+def configs_from_flags() -> tuple[ModelConfig, TrainConfig]:
+    overrides: dict[str, Any] = {}
+    if FLAGS.backbone_weights is not None:
+        overrides["backbone_weights"] = FLAGS.backbone_weights
+    if FLAGS.input_size:
+        overrides["input_size"] = tuple(int(s) for s in FLAGS.input_size)
+    if FLAGS.dmg_width:
+        overrides["dmg_width"] = FLAGS.dmg_width
+    model_config = preset(FLAGS.config, **overrides)
+    run = TrainConfig(model_dir=FLAGS.model_dir, **{f.name: FLAGS[f.name].value
+                                                    for f in dataclasses.fields(TrainConfig) if f.name != "model_dir"})
+    return model_config, run
+
+
+def main(argv) -> None:
+    del argv
+    if not FLAGS.model_dir:
+        raise app.UsageError("--model_dir is required")
+    model_config, run = configs_from_flags()
+    try:
+        summary = train(model_config, run, log=lambda s: print(s, flush=True))
+    except NonFiniteLossError as err:
+        logging.error("%s", err)
+        sys.exit(3)
+    print(json.dumps({k: v for k, v in summary.items() if k != "metrics"}, indent=2))
+
+
+def run() -> None:
+    _define_flags()
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
