@@ -20,8 +20,9 @@ setup(
         "matplotlib>=3.7",
         "pillow>=9.0",
         "tqdm>=4.60",
+        "scipy>=1.10",
     ],
-    extras_require={"test": ["pytest>=7.0"]},
+    extras_require={"test": ["pytest>=7.0", "plyfile>=1.0"]},
     entry_points={
         "console_scripts": [
             "depthnet-summary=depthnet.summary:run",
