@@ -136,6 +136,30 @@ def load_run_config(model_dir: str) -> tuple[ModelConfig, TrainConfig]:
     return ModelConfig.from_dict(payload["model"]), TrainConfig(**payload["train"])
 
 
+def restore_model(model_dir: str, which: str = "best", precision: str = "fp32"):
+    """(Keras model, ModelConfig) of a training run, from its best or latest checkpoint.
+
+    `which` is 'best' (best validation abs_rel, falling back to the latest when no validation ran),
+    'latest', or an explicit checkpoint prefix. The backbone is not re-loaded from ImageNet.
+    """
+    from depthnet.model import build_model
+
+    model_config, run = load_run_config(model_dir)
+    set_precision(precision)
+    model = build_model(dataclasses.replace(model_config, backbone_weights=None))
+    if which in ("best", "latest"):
+        path = None
+        if which == "best":
+            path = tf.train.latest_checkpoint(os.path.join(model_dir, "best"))
+        path = path or tf.train.latest_checkpoint(os.path.join(model_dir, "ckpt"))
+    else:
+        path = which
+    if not path:
+        raise FileNotFoundError(f"no checkpoint in {model_dir!r} (looked in ckpt/ and best/); train first")
+    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    return model, model_config
+
+
 def set_precision(precision: str) -> None:
     """Keras mixed-precision policy: 'fp32', 'bf16' (mixed_bfloat16) or 'fp16' (mixed_float16)."""
     import keras

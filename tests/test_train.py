@@ -161,3 +161,19 @@ def test_written_config_reloads(data_root, tmp_path):
     assert model_config == config and reloaded == run
     with pytest.raises(ValueError, match="different model"):
         train(preset("tiny", dmg_width=4), dataclasses.replace(run), log=lambda s: None)
+
+
+def test_restore_model_predicts_like_the_trained_model(data_root, tmp_path):
+    from depthnet.train import restore_model
+
+    config = preset("tiny")
+    run = _run(tmp_path, data_root, train_steps=2, eval_every=100)
+    train(config, run, log=lambda s: None)
+    trainer = Trainer(config, run)
+    trainer.restore()
+    model, restored_config = restore_model(str(tmp_path), which="latest")
+    x = np.random.default_rng(0).random((1,) + SIZE + (3,), dtype=np.float32)
+    np.testing.assert_allclose(model(x).numpy(), trainer.model(x).numpy(), rtol=1e-6)
+    assert restored_config == config
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        restore_model(str(tmp_path / "nothing"))
