@@ -9,9 +9,12 @@ from absl import app, flags
 from depthnet.config import preset
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("config", "full", "Preset: full, dfe_afb, dfe, baseline, quick, tiny.")
-flags.DEFINE_string("backbone_weights", "none", "'imagenet', 'none' or a path to a ResNet notop weight file.")
-flags.DEFINE_list("input_size", None, "H,W of the sample input (default: the config's input_size).")
+
+
+def _define_flags() -> None:
+    flags.DEFINE_string("config", "full", "Preset: full, dfe_afb, dfe, baseline, quick, tiny.")
+    flags.DEFINE_string("backbone_weights", "none", "'imagenet', 'none' or a path to a ResNet notop weight file.")
+    flags.DEFINE_list("input_size", None, "H,W of the sample input (default: the config's input_size).")
 
 
 def describe(config) -> dict:
@@ -70,6 +73,7 @@ def main(argv) -> None:
 
 
 def run() -> None:
+    _define_flags()
     app.run(main)
 
 

@@ -92,11 +92,12 @@ def split_dirs(run: TrainConfig) -> tuple[str, str]:
     """(train split folder, validation split folder); makes synthetic data first when asked to."""
     if run.source == "synthetic":
         root = run.data_dir or os.path.join(run.model_dir, "data")
-        from data_prep.prepare import prepare_split
+        from data_prep.prepare import Options, prepare
 
-        prepare_split("synthetic", os.path.join(root), run.train_split, num_frames=run.synthetic_train_frames, seed=run.seed)
-        prepare_split("synthetic", os.path.join(root), run.val_split, num_frames=run.synthetic_val_frames,
-                      seed=run.seed + 1_000_003)
+        # Held-out validation scenes: a seed range the training scenes never use.
+        for split, frames, seed in ((run.train_split, run.synthetic_train_frames, run.seed),
+                                    (run.val_split, run.synthetic_val_frames, run.seed + 1_000_003)):
+            prepare(Options(source="synthetic", output_dir=root, split=split, num_frames=frames, seed=seed))
     elif run.source == "prepared":
         if not run.data_dir:
             raise ValueError("--data_dir is required with --source=prepared (or use --source=synthetic)")
