@@ -21,6 +21,7 @@ setup(
         "pillow>=9.0",
         "tqdm>=4.60",
         "scipy>=1.10",
+        "importlib_resources>=5.0",  # tensorflow-datasets builders import it without declaring it
     ],
     extras_require={"test": ["pytest>=7.0", "plyfile>=1.0"]},
     entry_points={

@@ -30,6 +30,7 @@ import tensorflow as tf
 MANIFEST_NAME = "manifest.json"
 DEFAULT_DEPTH_SCALE = 1000.0  # millimetres
 MAX_STORED_VALUE = 65535
+PNG_COMPRESSION = 1  # zlib level: ~8x faster to write than the default, ~15% larger, still lossless
 
 
 
@@ -90,15 +91,16 @@ def encode_example(
     stored = quantize_depth(depth_m, depth_scale)
     height, width = rgb.shape[:2]
     feature = {
-        "rgb": _bytes(tf.io.encode_png(rgb).numpy()),
-        "depth": _bytes(tf.io.encode_png(stored[..., None]).numpy()),
+        "rgb": _bytes(tf.io.encode_png(rgb, compression=PNG_COMPRESSION).numpy()),
+        "depth": _bytes(tf.io.encode_png(stored[..., None], compression=PNG_COMPRESSION).numpy()),
         "depth_scale": tf.train.Feature(float_list=tf.train.FloatList(value=[depth_scale])),
         "height": tf.train.Feature(int64_list=tf.train.Int64List(value=[height])),
         "width": tf.train.Feature(int64_list=tf.train.Int64List(value=[width])),
         "scene": _bytes(scene.encode()),
         "frame": _bytes(frame.encode()),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic=True: protobuf map order otherwise varies between processes, and shard checksums with it.
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
