@@ -2,7 +2,11 @@
 
 Public API: `ModelConfig`, `preset`, `build_model`.
 """
-from depthnet.config import ModelConfig, preset
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
+
+from depthnet.config import ModelConfig, preset  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["ModelConfig", "preset", "build_model"]

@@ -26,6 +26,8 @@ import tensorflow as tf
 from absl import app, flags, logging
 
 from depthnet import data, schedule
+
+tf.get_logger().setLevel("WARNING")  # checkpoint saver INFO lines drown the progress lines
 from depthnet.config import ModelConfig, preset
 from depthnet.evaluate import Protocol, evaluate_split, ground_truth_kind, keras_predict_fn, write_results
 from depthnet.loss import log_l1_terms
