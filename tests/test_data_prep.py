@@ -7,7 +7,6 @@ a prepared TFDS directory), the tests build one in the real layout *from the rea
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import pathlib
@@ -366,8 +365,6 @@ def test_tfds_missing_gives_build_hint(tmp_path):
 def test_tfds_built_by_real_builder(fastdepth_tree, tmp_path):
     """A real TFDS nyu_depth_v2 directory, written by TFDS's own builder from the small FastDepth tree
     (only download_and_extract is patched to return the local tree), read back by the tfds reader."""
-    if importlib.util.find_spec("importlib_resources") is None:
-        pytest.skip("tfds 4.9.10's download_and_prepare imports importlib_resources; add it to setup.py")
     import tensorflow_datasets as tfds
 
     root, frames = fastdepth_tree
@@ -392,7 +389,6 @@ def test_tfds_built_by_real_builder(fastdepth_tree, tmp_path):
         assert np.abs(f["depth"] - depth).max() <= 10 * 2.0**-11 + 0.0005  # float16 at < 10 m + 1 mm grid
 
 
-@pytest.mark.skipif(importlib.util.find_spec("depthnet.synthetic") is None, reason="depthnet/synthetic.py not written yet")
 def test_synthetic_deterministic(tmp_path):
     a = run(tmp_path, source="synthetic", num_frames=3, seed=7, height=48, width=64, output_dir=str(tmp_path / "a"))
     b = run(tmp_path, source="synthetic", num_frames=3, seed=7, height=48, width=64, output_dir=str(tmp_path / "b"))
