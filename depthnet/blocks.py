@@ -135,3 +135,33 @@ class CropToMatch(layers.Layer):
     def compute_output_shape(self, input_shape):
         x_shape, ref_shape = input_shape
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="depthnet")
+class BilinearUpsample(layers.Layer):
+    """Bilinear upsampling by an integer factor that also works when H and W are only known at run time.
+
+    Same values as `keras.layers.UpSampling2D(interpolation='bilinear')` (half-pixel centres, no
+    antialiasing). Both that layer and `keras.ops.image.resize` check the target size in Python,
+    which fails on run-time sizes, so this one layer calls `tf.image.resize` (the TensorFlow backend
+    is the project's); a SavedModel of any input size needs it.
+    """
+
+    def __init__(self, factor: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = int(factor)
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        size = tf.shape(inputs)[1:3] * self.factor
+        return tf.cast(tf.image.resize(inputs, size, method="bilinear"), inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        scale = lambda d: None if d is None else d * self.factor  # noqa: E731
+        return (input_shape[0], scale(input_shape[1]), scale(input_shape[2]), input_shape[3])
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(factor=self.factor)
+        return config

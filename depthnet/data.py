@@ -285,10 +285,15 @@ def train_dataset(
             deterministic=deterministic,
         )
         if shuffle:
-            shuffle_seed = tf.random.stateless_uniform(
-                [], tf.random.experimental.stateless_fold_in(epoch_key, 1), minval=None, maxval=None, dtype=tf.int64
-            )
-            ds = ds.shuffle(int(shuffle_buffer), seed=shuffle_seed, reshuffle_each_iteration=False)
+            # Block shuffle with stateless permutations: Dataset.shuffle(seed=<tensor>) breaks when a
+            # global seed of 0 is set (keras.utils.set_random_seed(0)), and this needs no global state.
+            block_key = tf.random.experimental.stateless_fold_in(epoch_key, 1)
+
+            def permuted(index: tf.Tensor, block: tf.Tensor) -> tf.data.Dataset:
+                block_seed = tf.random.experimental.stateless_fold_in(block_key, index)
+                return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(block, block_seed))
+
+            ds = ds.batch(int(shuffle_buffer)).enumerate().flat_map(permuted)
         return ds
 
     if seed is None:

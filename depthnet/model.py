@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from depthnet.backbone import ImageNetPreprocess, build_backbone, freeze, load_backbone_weights
-from depthnet.blocks import XAVIER, AttentionFuseBlock, ChannelReduceBlock, CropToMatch, Log1pDepth
+from depthnet.blocks import XAVIER, AttentionFuseBlock, BilinearUpsample, ChannelReduceBlock, CropToMatch, Log1pDepth
 from depthnet.config import ModelConfig
 
 DFE_NAME = "dfe"
@@ -33,7 +33,7 @@ def _dense_generator(side_outputs, config: ModelConfig):
         else:
             fused = AttentionFuseBlock(name=f"dmg_afb{stage}")([current, path])
         path = ChannelReduceBlock(width, rates[stage - 1], name=f"dmg_crb{stage}_out")(fused)
-    path = layers.UpSampling2D(2, interpolation="bilinear", name="dmg_upsample")(path)
+    path = BilinearUpsample(2, name="dmg_upsample")(path)
     return layers.Conv2D(1, 3, padding="same", kernel_initializer=XAVIER, name="dmg_head")(path)
 
 

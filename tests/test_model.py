@@ -3,6 +3,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from depthnet.backbone import ImageNetPreprocess, build_backbone, load_backbone_weights
 from depthnet.blocks import AttentionFuseBlock, ChannelReduceBlock
@@ -225,3 +226,19 @@ def test_config_round_trips_through_json():
     assert ModelConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ValueError, match="unknown ModelConfig fields"):
         ModelConfig.from_dict({"varient": "full"})
+
+
+def test_model_traces_with_unknown_height_and_width():
+    """The SavedModel serves any image size, so the graph must not need static spatial shapes."""
+    from depthnet.blocks import BilinearUpsample
+
+    x = RNG.normal(size=(2, 5, 7, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(BilinearUpsample(2)(x)),
+                                  np.asarray(keras.layers.UpSampling2D(2, interpolation="bilinear")(x)))
+    model = build_model(preset("tiny"))
+    traced = tf.function(lambda t: model(t, training=False),
+                         input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    for shape in ((1, 64, 96, 3), (1, 72, 104, 3)):
+        image = RNG.random(shape, dtype=np.float32)
+        np.testing.assert_allclose(traced(image).numpy(), np.asarray(model(image)), rtol=1e-5, atol=1e-6)
+        assert traced(image).shape[1:3] == (shape[1] // 2, shape[2] // 2)
