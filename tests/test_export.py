@@ -3,61 +3,16 @@ the Keras path, both signatures, odd sizes, the resize rule, and atomic replacem
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from depthnet import data, records
 from depthnet.predict import (MAX_UPSCALE, InputError, Predictor, check_input_size,
                               min_input_pixels, working_size_of)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
-
-
-def _script(name):
-    path = os.path.join(BIN, name)
-    return [path] if os.path.exists(path) else [sys.executable, "-m", "depthnet." + name.split("-")[1]]
-
-
-def _run(args, **kw):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO, timeout=300, **kw)
-
-
-def _frames(n, seed, height=78, width=104):
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        depth = (1.0 + 4.0 * rng.random((height, width))).astype(np.float32)
-        depth[:4] = 0.0
-        yield records.Frame(rgb, depth, scene=f"s{i % 2}", frame=f"{i:04d}")
-
-
-def shared_tiny_run(tmp_path_factory):
-    """A tiny run trained for 2 steps (shared by the test files of one pytest session)."""
-    from depthnet.config import preset
-    from depthnet.train import TrainConfig, train
-
-    base = tmp_path_factory.getbasetemp() / "shared_tiny_run"
-    model_dir, data_root = base / "run", base / "data"
-    if not (base / "done").exists():
-        import random
-
-        shutil.rmtree(base, ignore_errors=True)
-        # A fixed initialisation (Keras draws unseeded initialiser seeds from `random`); not tf.random.set_seed,
-        # which data.train_dataset's symbolic shuffle seed does not support.
-        random.seed(0)
-        data.write_split(_frames(4, 0), str(data_root / "train"))
-        data.write_split(_frames(2, 1), str(data_root / "test"))
-        train(preset("tiny"), TrainConfig(model_dir=str(model_dir), data_dir=str(data_root), train_steps=2,
-                                          batch_size=2, eval_every=2, log_every=1, image_every=0,
-                                          checkpoint_every=2, seed=0), log=lambda s: None)
-        (base / "done").write_text("ok")
-    return str(model_dir), str(data_root)
+from helpers import BIN, run_cli as _run, script as _script, shared_tiny_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
