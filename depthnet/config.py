@@ -6,20 +6,22 @@ import json
 from typing import Any, Optional, Sequence
 
 VARIANTS = ("full", "dfe_afb", "dfe", "baseline")
-BACKBONES = ("resnet101", "resnet50", "tiny")
+BACKBONES = ("resnet101", "resnet50", "small", "tiny")
 
 # Residual blocks per stage (conv2..conv5) and bottleneck widths, as keras.applications builds them.
 BACKBONE_BLOCKS = {
     "resnet101": (3, 4, 23, 3),
     "resnet50": (3, 4, 6, 3),
+    "small": (1, 1, 1, 1),
     "tiny": (1, 1, 1, 1),
 }
 BACKBONE_WIDTHS = {
     "resnet101": (64, 128, 256, 512),
     "resnet50": (64, 128, 256, 512),
+    "small": (16, 32, 64, 128),
     "tiny": (8, 16, 32, 64),
 }
-BACKBONE_STEM = {"resnet101": 64, "resnet50": 64, "tiny": 16}
+BACKBONE_STEM = {"resnet101": 64, "resnet50": 64, "small": 32, "tiny": 16}
 PAPER_ATROUS_RATES = (1, 2, 4, 8)
 PAPER_INPUT_SIZE = (240, 320)
 
@@ -78,8 +80,8 @@ class ModelConfig:
             raise ValueError(f"dmg_width must be positive, got {self.dmg_width}")
         if not 0 <= self.frozen_stages <= 4:
             raise ValueError(f"frozen_stages must be in 0..4, got {self.frozen_stages}")
-        if self.backbone == "tiny" and self.backbone_weights == "imagenet":
-            raise ValueError("the 'tiny' backbone has no ImageNet weights; set backbone_weights=None")
+        if self.backbone in ("small", "tiny") and self.backbone_weights == "imagenet":
+            raise ValueError(f"the {self.backbone!r} backbone has no ImageNet weights; set backbone_weights=None")
 
     @property
     def dilated_crb(self) -> bool:
