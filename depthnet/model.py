@@ -18,6 +18,21 @@ from depthnet.config import ModelConfig
 DFE_NAME = "dfe"
 
 
+# softplus^-1(log(1 + 2.5)): a network that starts by predicting 2.5 m, a typical indoor depth.
+HEAD_BIAS_INIT = math.log(math.expm1(math.log1p(2.5)))
+
+
+def _depth_head(features):
+    """The 3x3 convolution to one channel (the log(depth + 1) logit).
+
+    Ours: its kernel starts at zero and its bias at HEAD_BIAS_INIT, so training starts from a constant
+    2.5 m whatever the scale of the untrained features; with a random kernel, a backbone without
+    ImageNet weights drives the softplus deep into saturation and no gradient flows.
+    """
+    return layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros",
+                         bias_initializer=keras.initializers.Constant(HEAD_BIAS_INIT), name="dmg_head")(features)
+
+
 def _dense_generator(side_outputs, config: ModelConfig):
     """DMG (sec. 3.3): deepest stage -> CRB; each shallower stage -> CRB, fuse with the deeper path, CRB.
 
@@ -34,7 +49,7 @@ def _dense_generator(side_outputs, config: ModelConfig):
             fused = AttentionFuseBlock(name=f"dmg_afb{stage}")([current, path])
         path = ChannelReduceBlock(width, rates[stage - 1], name=f"dmg_crb{stage}_out")(fused)
     path = BilinearUpsample(2, name="dmg_upsample")(path)
-    return layers.Conv2D(1, 3, padding="same", kernel_initializer=XAVIER, name="dmg_head")(path)
+    return _depth_head(path)
 
 
 def _deconv_decoder(side_outputs, config: ModelConfig):
@@ -50,7 +65,7 @@ def _deconv_decoder(side_outputs, config: ModelConfig):
                           name=f"dmg_fuse{i + 1}")(x)
     x = layers.Conv2DTranspose(widths[3], 4, strides=2, padding="same", activation="relu",
                                kernel_initializer=XAVIER, name="dmg_deconv4")(x)
-    return layers.Conv2D(1, 3, padding="same", kernel_initializer=XAVIER, name="dmg_head")(x)
+    return _depth_head(x)
 
 
 def build_model(config: ModelConfig | None = None) -> keras.Model:

@@ -242,3 +242,10 @@ def test_model_traces_with_unknown_height_and_width():
         image = RNG.random(shape, dtype=np.float32)
         np.testing.assert_allclose(traced(image).numpy(), np.asarray(model(image)), rtol=1e-5, atol=1e-6)
         assert traced(image).shape[1:3] == (shape[1] // 2, shape[2] // 2)
+
+
+def test_untrained_network_predicts_a_constant_typical_depth():
+    """Zero-initialised head: training starts from 2.5 m everywhere, whatever the untrained features are."""
+    model = build_model(ModelConfig(backbone_weights=None, frozen_stages=0, freeze_batchnorm=False))
+    depth = np.asarray(model(RNG.random((1, 64, 96, 3), dtype=np.float32)))
+    np.testing.assert_allclose(depth, 2.5, rtol=1e-5)
