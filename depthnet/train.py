@@ -8,6 +8,22 @@
 The run's configuration goes to `<model_dir>/config.json`; checkpoints to `<model_dir>/ckpt` (last N)
 and `<model_dir>/best` (best validation abs_rel); TensorBoard logs to `<model_dir>/train` and
 `<model_dir>/val`. Re-running the same command resumes from the latest checkpoint.
+
+Performance and scale (flags):
+
+--precision=fp32|bf16|fp16  Keras mixed precision: variables stay float32, layers compute in
+    bfloat16/float16, the depth head ('depth', Log1pDepth) and the loss stay float32. fp16 uses
+    dynamic loss scaling (:class:`DynamicLossScale`): the loss is multiplied by a scale before the
+    backward pass and the gradients divided by it; a step whose scaled gradients overflow (inf/NaN)
+    while the loss itself is finite is *skipped* for both parameter groups and the scale halved -
+    the train step reports it as `overflow` and the NaN guard lets it pass (logged). A non-finite
+    loss, or an overflow with the scale already at its minimum (1), still stops the run. bf16 has
+    float32's exponent range and needs no loss scaling.
+--recompute  recomputes the backbone's activations block by block in the backward pass instead of
+    storing them (:mod:`depthnet.recompute`): same numbers, less memory, slower steps.
+--strategy=default|mirrored|multi_worker  data-parallel training with tf.distribute
+    (:mod:`depthnet.distribute`: global batch split over replicas, loss normalised by the global
+    valid-pixel count, gradients all-reduced, chief-only checkpoints and TensorBoard, TF_CONFIG).
 """
 from __future__ import annotations
 
@@ -25,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags, logging
 
-from depthnet import data, schedule
+from depthnet import data, distribute, schedule
 
 tf.get_logger().setLevel("WARNING")  # checkpoint saver INFO lines drown the progress lines
 from depthnet.config import ModelConfig, preset
@@ -71,6 +87,9 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     precision: str = "fp32"
+    recompute: bool = False  # recompute backbone activations in the backward pass (memory for time)
+    strategy: str = "default"  # 'default', 'mirrored' or 'multi_worker' (depthnet.distribute)
+    input_sharding: str = "auto"  # multi-worker input: 'auto', 'files' or 'batches' (depthnet.distribute)
 
     @property
     def total_steps(self) -> int:
@@ -173,36 +192,121 @@ def set_precision(precision: str) -> None:
     keras.mixed_precision.set_global_policy(policies[precision])
 
 
-class Trainer:
-    """Model, two Adam optimisers, step counter and checkpoints of one training run."""
+class DynamicLossScale(tf.Module):
+    """Dynamic loss scaling for --precision=fp16, one scale shared by both parameter groups.
 
-    def __init__(self, model_config: ModelConfig, run: TrainConfig):
+    The rules of keras.optimizers.LossScaleOptimizer (start at 2**15, double after 2000 applied
+    steps in a row, halve on overflow), but with one scale for the two optimisers, so a step is
+    applied to both groups or skipped for both and their iteration counters (hence their poly
+    schedules) never drift apart. The two optimisers stay plain Adam, so checkpoints have the same
+    layout in every precision (plus `loss_scale/` in fp16) and a run can resume in another precision.
+    """
+
+    INITIAL_SCALE = 2.0 ** 15
+    GROWTH_STEPS = 2000
+    MIN_SCALE = 1.0
+    MAX_SCALE = 2.0 ** 32
+
+    def __init__(self, initial_scale: Optional[float] = None, growth_steps: Optional[int] = None):
+        super().__init__(name="loss_scale")
+        self.growth_steps = int(growth_steps or self.GROWTH_STEPS)
+        self.scale = tf.Variable(float(initial_scale or self.INITIAL_SCALE), trainable=False, dtype=tf.float32,
+                                 name="scale")
+        self.good_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="good_steps")
+
+    def applied(self) -> None:
+        """After an applied step: count it; double the scale after `growth_steps` of them."""
+        def grow():
+            self.good_steps.assign(0)
+            self.scale.assign(tf.minimum(self.scale * 2.0, self.MAX_SCALE))
+            return tf.constant(True)
+
+        def count():
+            self.good_steps.assign_add(1)
+            return tf.constant(False)
+
+        tf.cond(self.good_steps + 1 >= self.growth_steps, grow, count)
+
+    def overflowed(self) -> None:
+        """After a skipped overflow step: halve the scale (not below MIN_SCALE)."""
+        self.good_steps.assign(0)
+        self.scale.assign(tf.maximum(self.scale * 0.5, self.MIN_SCALE))
+
+
+def _check_plain(optimizer) -> None:
+    """The step applies Adam's update_step itself (see Trainer._apply_or_skip); refuse options it would skip."""
+    extras = {name: getattr(optimizer, name, None) for name in
+              ("clipnorm", "clipvalue", "global_clipnorm", "weight_decay", "gradient_accumulation_steps",
+               "loss_scale_factor")}
+    extras["use_ema"] = getattr(optimizer, "use_ema", False) or None
+    used = {k: v for k, v in extras.items() if v}
+    if used:
+        raise NotImplementedError(f"optimizer options {used} are not supported by Trainer.train_step")
+
+
+def _has_loss_scale(checkpoint_path: str) -> bool:
+    return any(name.startswith("loss_scale/") for name, _ in tf.train.list_variables(checkpoint_path))
+
+
+class Trainer:
+    """Model, two Adam optimisers, step counter and checkpoints of one training run.
+
+    Everything is created under `strategy.scope()` (`--strategy`; default: one device), so with a
+    tf.distribute strategy the variables are mirrored over the replicas.
+    """
+
+    def __init__(self, model_config: ModelConfig, run: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None):
         from depthnet.model import build_model, variable_groups
 
         self.run, self.model_config = run, model_config
+        self.strategy = strategy if strategy is not None else distribute.make_strategy(run.strategy)
         set_precision(run.precision)
-        self.model = build_model(model_config)
-        self.groups = {k: v for k, v in variable_groups(self.model).items() if v}
-        self.schedules = schedule.paper_schedules(
-            run.resolved_decay_steps, run.dfe_lr, run.dfe_end_lr, run.dmg_lr, run.dmg_end_lr, run.lr_power
-        )
-        self.optimizers = schedule.build_optimizers({k: self.schedules[k] for k in self.groups}, self.groups)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-        self.best_abs_rel = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_abs_rel")
-        self.checkpoint = tf.train.Checkpoint(model=self.model, step=self.step, best_abs_rel=self.best_abs_rel,
-                                              **{f"optimizer_{k}": o for k, o in self.optimizers.items()})
-        self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run.model_dir, "ckpt"),
-                                                  max_to_keep=run.keep_checkpoints, step_counter=self.step)
-        self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run.model_dir, "best"),
-                                                       max_to_keep=1, step_counter=self.step)
+        with self.strategy.scope():
+            self.model = build_model(model_config)
+            self.groups = {k: v for k, v in variable_groups(self.model).items() if v}
+            self.schedules = schedule.paper_schedules(
+                run.resolved_decay_steps, run.dfe_lr, run.dfe_end_lr, run.dmg_lr, run.dmg_end_lr, run.lr_power
+            )
+            self.optimizers = schedule.build_optimizers({k: self.schedules[k] for k in self.groups}, self.groups)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+            self.best_abs_rel = tf.Variable(math.inf, dtype=tf.float64, trainable=False, name="best_abs_rel")
+            self.loss_scale = DynamicLossScale() if run.precision == "fp16" else None
+            self._checkpointed = dict(model=self.model, step=self.step, best_abs_rel=self.best_abs_rel,
+                                      **{f"optimizer_{k}": o for k, o in self.optimizers.items()})
+            if self.loss_scale is not None:
+                self._checkpointed["loss_scale"] = self.loss_scale
+            self.checkpoint = tf.train.Checkpoint(**self._checkpointed)
+        for optimizer in self.optimizers.values():
+            _check_plain(optimizer)
+        if run.recompute:
+            from depthnet.recompute import StagedForward
+
+            self.forward = StagedForward(self.model)
+        else:
+            self.forward = self.model
+        self.manager = distribute.checkpoint_manager(self.checkpoint, os.path.join(run.model_dir, "ckpt"),
+                                                     run.keep_checkpoints, self.step, self.strategy)
+        self.best_manager = distribute.checkpoint_manager(self.checkpoint, os.path.join(run.model_dir, "best"),
+                                                          1, self.step, self.strategy)
         self._variables = [v for k in self.groups for v in self.groups[k]]
         self._sizes = [len(self.groups[k]) for k in self.groups]
 
+    @property
+    def is_chief(self) -> bool:
+        return distribute.is_chief(self.strategy)
+
     def restore(self) -> Optional[str]:
-        """Restores the latest checkpoint, if any; returns its path."""
+        """Restores the latest checkpoint, if any; returns its path.
+
+        An fp16 run resuming a checkpoint written in another precision starts with a fresh loss scale.
+        """
         latest = self.manager.latest_checkpoint
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            checkpoint = self.checkpoint
+            if self.loss_scale is not None and not _has_loss_scale(latest):
+                checkpoint = tf.train.Checkpoint(**{k: v for k, v in self._checkpointed.items() if k != "loss_scale"})
+            with self.strategy.scope():
+                checkpoint.restore(latest).assert_existing_objects_matched()
         return latest
 
     def learning_rates(self) -> dict[str, float]:
@@ -210,26 +314,81 @@ class Trainer:
 
     @tf.function(reduce_retracing=True)
     def train_step(self, images: tf.Tensor, depths: tf.Tensor, masks: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One step of eq. (3) and Adam on both groups; skipped (weights untouched) if not finite."""
+        """One step of eq. (3) and Adam on both groups; skipped (weights untouched) if not finite.
+
+        Takes one batch (default strategy) or the per-replica batches of a distributed dataset. Returns
+        the global batch's loss and gradient norm, `finite` (the step was applied), `overflow` (fp16:
+        skipped by the loss scaler, not an error), the global valid-pixel count and, in fp16, the
+        loss scale the step used.
+        """
+        outputs = self.strategy.run(self._replica_step, args=(images, depths, masks))
+        return {k: self.strategy.experimental_local_results(v)[0] for k, v in outputs.items()}
+
+    def _replica_step(self, images, depths, masks) -> dict[str, tf.Tensor]:
+        context = tf.distribute.get_replica_context()
+        synced = self.strategy.num_replicas_in_sync > 1
+        scale = tf.convert_to_tensor(self.loss_scale.scale) if self.loss_scale is not None else None
         with tf.GradientTape() as tape:
-            pred = self.model(images, training=True)
+            pred = self.forward(images, training=True)
             total, count = log_l1_terms(depths, pred, masks)
+            if synced:  # the mean over the GLOBAL batch's valid pixels: this replica's share of it
+                count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
             loss = tf.math.divide_no_nan(total, count)
-        grads = tape.gradient(loss, self._variables)
+            objective = loss * scale if scale is not None else loss
+        grads = tape.gradient(objective, self._variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self._variables)]
+        if synced:  # every replica now holds the global gradient (and the global loss)
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+            loss = context.all_reduce(tf.distribute.ReduceOp.SUM, loss)
+        if scale is not None:
+            grads = [g / scale for g in grads]
         grad_norm = tf.linalg.global_norm(grads)
-        finite = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
+        loss_finite = tf.math.is_finite(loss)
+        finite = loss_finite & tf.math.is_finite(grad_norm)
+        if scale is not None:
+            overflow = tf.logical_not(finite) & loss_finite & (scale > DynamicLossScale.MIN_SCALE)
+        else:
+            overflow = tf.constant(False)
+        context.merge_call(self._apply_or_skip, args=(grads, finite, overflow))
+        outputs = {"loss": loss, "grad_norm": grad_norm, "finite": finite, "valid_pixels": count, "overflow": overflow}
+        if scale is not None:
+            outputs["loss_scale"] = scale
+        return outputs
+
+    def _apply_or_skip(self, strategy, grads, finite, overflow) -> None:
+        """Cross-replica: applies the (all-reduced) gradients to both groups, or skips the step.
+
+        The decision is taken once, on values every replica shares. Keras' apply_gradients cannot run
+        here (it needs a replica context, and a tf.cond in a replica context cannot contain its
+        merge_call), so this does what it does for plain Adam: each group's learning rate at its
+        current iteration, `update_step` on every variable's copies (strategy.extended.update, as
+        Keras' TF optimizer does), then the iteration counter.
+        """
+        finite = strategy.experimental_local_results(finite)[0]
+        overflow = strategy.experimental_local_results(overflow)[0]
 
         def apply() -> tf.Tensor:
             offset = 0
-            for (group, optimizer), size in zip(self.optimizers.items(), self._sizes):
-                optimizer.apply_gradients(zip(grads[offset:offset + size], self._variables[offset:offset + size]))
+            for optimizer, size in zip(self.optimizers.values(), self._sizes):
+                learning_rate = optimizer.learning_rate
+                for grad, variable in zip(grads[offset:offset + size], self._variables[offset:offset + size]):
+                    strategy.extended.update(
+                        variable.value, lambda var, g, lr, o=optimizer: o.update_step(g, var, lr),
+                        args=(grad, learning_rate), group=False)
+                optimizer.iterations.assign_add(1)
                 offset += size
             self.step.assign_add(1)
+            if self.loss_scale is not None:
+                self.loss_scale.applied()
             return tf.constant(True)
 
-        tf.cond(finite, apply, lambda: tf.constant(False))
-        return {"loss": loss, "grad_norm": grad_norm, "finite": finite, "valid_pixels": count}
+        def skip() -> tf.Tensor:
+            if self.loss_scale is not None:
+                tf.cond(overflow, lambda: (self.loss_scale.overflowed(), tf.constant(True))[1],
+                        lambda: tf.constant(False))
+            return tf.constant(False)
+
+        tf.cond(finite, apply, skip)
 
 
 def _panel_image(images: np.ndarray, depths: np.ndarray, preds: np.ndarray) -> np.ndarray:
@@ -264,22 +423,38 @@ def _format_eta(seconds: float) -> str:
 
 
 def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, Any]:
-    """Runs (or resumes) training to `run.total_steps`; returns a summary with the final validation metrics."""
-    write_run_config(run, model_config)
+    """Runs (or resumes) training to `run.total_steps`; returns a summary with the final validation metrics.
+
+    With --strategy=multi_worker every worker runs this; only the chief writes config, checkpoints,
+    TensorBoard logs and results (depthnet.distribute).
+    """
+    strategy = distribute.make_strategy(run.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
+    chief = distribute.is_chief(strategy)
+    if chief:
+        write_run_config(run, model_config)
     train_dir, val_dir = split_dirs(run)
-    trainer = Trainer(model_config, run)
+    trainer = Trainer(model_config, run, strategy=strategy)
     restored = trainer.restore()
     start = int(trainer.step.numpy())
     total = run.total_steps
+    replicas = strategy.num_replicas_in_sync
+    extras = "".join([f", {replicas} replicas ({run.strategy})" if run.strategy != "default" else "",
+                      f", {run.precision}" if run.precision != "fp32" else "", ", recompute" if run.recompute else ""])
     log(f"{'resumed from ' + restored if restored else 'starting'} at step {start}/{total} "
-        f"({model_config.variant}/{model_config.backbone}, batch {run.batch_size}, decay over {run.resolved_decay_steps} steps)")
+        f"({model_config.variant}/{model_config.backbone}, batch {run.batch_size}, decay over {run.resolved_decay_steps} steps"
+        f"{extras})")
 
     height, width = model_config.input_size
-    dataset = data.train_dataset(train_dir, batch_size=run.batch_size, crop_size=(height, width),
-                                 seed=run.seed + start, deterministic=run.deterministic)
+    if run.strategy == "default":
+        dataset = data.train_dataset(train_dir, batch_size=run.batch_size, crop_size=(height, width),
+                                     seed=run.seed + start, deterministic=run.deterministic)
+    else:
+        dataset = distribute.distributed_train_dataset(strategy, train_dir, run.batch_size, (height, width),
+                                                       seed=run.seed + start, deterministic=run.deterministic,
+                                                       sharding=run.input_sharding, log=log)
     protocol = Protocol(ground_truth=ground_truth_kind(val_dir))
-    train_writer = tf.summary.create_file_writer(os.path.join(run.model_dir, "train"))
-    val_writer = tf.summary.create_file_writer(os.path.join(run.model_dir, "val"))
+    train_writer = distribute.summary_writer(os.path.join(run.model_dir, "train"), strategy)
+    val_writer = distribute.summary_writer(os.path.join(run.model_dir, "val"), strategy)
     with train_writer.as_default(step=start):
         tf.summary.text("config", "```\n" + json.dumps({"model": model_config.to_dict(), "train": dataclasses.asdict(run)}, indent=2) + "\n```")
 
@@ -293,11 +468,17 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
             batch = next(iterator)
             out = trainer.train_step(batch["image"], batch["depth"], batch["mask"])
             if not bool(out["finite"]):
+                if bool(out["overflow"]):  # fp16: the loss scaler skipped this step and halved its scale
+                    log(f"fp16 gradient overflow at step {step + 1} (loss scale {float(out['loss_scale']):g}): "
+                        f"step skipped, loss scale now {float(trainer.loss_scale.scale.numpy()):g}")
+                    continue
+                hint = (" With --precision=fp16, activations may exceed the float16 range: try --precision=bf16."
+                        if run.precision == "fp16" else "")
                 raise NonFiniteLossError(
                     f"loss became {float(out['loss'])} (gradient norm {float(out['grad_norm'])}) at step {step + 1}; "
                     f"the weights were not updated and the last good checkpoint "
                     f"{trainer.manager.latest_checkpoint or '(none yet)'} is kept. Lower the learning rates "
-                    f"or check the data for bad depth values."
+                    f"or check the data for bad depth values.{hint}"
                 )
             step += 1
             window_steps += 1
@@ -310,17 +491,19 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
                     tf.summary.scalar("grad_norm", out["grad_norm"])
                     tf.summary.scalar("steps_per_sec", steps_per_sec)
                     tf.summary.scalar("images_per_sec", steps_per_sec * run.batch_size)
+                    if "loss_scale" in out:
+                        tf.summary.scalar("loss_scale", out["loss_scale"])
                     for group, lr in lrs.items():
                         tf.summary.scalar(f"learning_rate/{group}", lr)
                 lr_text = " ".join(f"lr_{g} {lr:.2e}" for g, lr in lrs.items())
                 log(f"step {step}/{total}  loss {float(out['loss']):.4f}  {lr_text}  "
                     f"{steps_per_sec * run.batch_size:.1f} img/s  ETA {_format_eta((total - step) / max(steps_per_sec, 1e-9))}")
                 window_start, window_steps = time.perf_counter(), 0
-            if run.image_every and step % run.image_every == 0:
-                preds = trainer.model(batch["image"], training=False).numpy()
+            if run.image_every and step % run.image_every == 0 and chief:
+                images, depths = (distribute.first_local(strategy, batch[k]) for k in ("image", "depth"))
+                preds = tf.cast(trainer.model(images, training=False), tf.float32).numpy()
                 with train_writer.as_default(step=step):
-                    tf.summary.image("rgb_truth_prediction",
-                                     _panel_image(batch["image"].numpy(), batch["depth"].numpy(), preds)[None])
+                    tf.summary.image("rgb_truth_prediction", _panel_image(images.numpy(), depths.numpy(), preds)[None])
             if step % run.checkpoint_every == 0:
                 trainer.manager.save(checkpoint_number=step)
                 last_saved = step
@@ -344,7 +527,7 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     summary = {"step": step, "checkpoint": trainer.manager.latest_checkpoint,
                "best_checkpoint": trainer.best_manager.latest_checkpoint,
                "best_abs_rel": float(trainer.best_abs_rel.numpy()), "metrics": metrics}
-    if metrics:
+    if metrics and chief:
         write_results(os.path.join(run.model_dir, "eval"), metrics, protocol,
                       extra={"step": step, "checkpoint": trainer.manager.latest_checkpoint, "split": val_dir})
     return summary
@@ -369,7 +552,11 @@ def _define_flags() -> None:
         "decay_steps": "Poly decay steps; > 0 overrides decay_epochs.",
         "eval_every": "Validate every N steps (0 = every epoch).",
         "eval_frames": "Validate on at most N frames (0 = all).",
-        "precision": "fp32, bf16 or fp16 (Keras mixed precision).",
+        "precision": "fp32, bf16 or fp16 (Keras mixed precision; fp16 with dynamic loss scaling).",
+        "recompute": "Recompute backbone activations block by block in the backward pass (less memory, slower).",
+        "strategy": "default (one device), mirrored (local GPUs / logical CPUs) or multi_worker (TF_CONFIG).",
+        "input_sharding": "Multi-worker input sharding: auto, files (shard files per worker) or batches.",
+        "batch_size": "Global batch size (split over the replicas of --strategy).",
     }
     for field in dataclasses.fields(TrainConfig):
         if field.name == "model_dir":
