@@ -7,20 +7,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from depthnet import data, records, schedule
+from depthnet import data, schedule
 from depthnet.config import preset
 from depthnet.train import NonFiniteLossError, TrainConfig, Trainer, load_run_config, train
+from helpers import random_frames as _frames  # noqa: E402
 
 SIZE = (64, 96)
-
-
-def _frames(n, seed, height=78, width=104):
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-        depth = (1.0 + 4.0 * rng.random((height, width))).astype(np.float32)
-        depth[:4] = 0.0  # a band of holes
-        yield records.Frame(rgb, depth, scene=f"s{i % 2}", frame=f"{i:04d}")
 
 
 @pytest.fixture(scope="module")
