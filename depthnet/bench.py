@@ -36,7 +36,7 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -151,11 +151,11 @@ def count_flops_tf(fn, input_shape: Sequence[int]) -> dict[str, Any]:
 
 
 def time_model(model, batch: int, height: int, width: int, iterations: int, warmup: int = 1,
-               seed: int = 0) -> dict[str, float]:
-    """Frames/s and ms/frame of `model(x, training=False)` in a tf.function, after warm-up."""
+               seed: int = 0, jit_compile: bool = False) -> dict[str, float]:
+    """Frames/s and ms/frame of `model(x, training=False)` in a tf.function (XLA with `jit_compile`)."""
     x = tf.random.stateless_uniform([batch, height, width, 3], seed=[seed, batch])
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile)
     def step(images: tf.Tensor) -> tf.Tensor:
         return model(images, training=False)
 
@@ -190,24 +190,77 @@ def matmul_gflops(size: int, dtype: tf.DType, iterations: int = 3, warmup: int =
     return 2.0 * size**3 * max(1, iterations) / elapsed / 1e9
 
 
+MATRIX_ISA_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2", "fma")
+
+
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor()
+    """CPU model, the /proc/cpuinfo flags that decide bf16 speed, and TF's threading."""
+    cpu, flags = platform.processor(), set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("model name"):
                     cpu = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                if cpu and flags:
                     break
     except OSError:
         pass
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "tensorflow": tf.__version__,
+            "isa": [f for f in MATRIX_ISA_FLAGS if f in flags],
+            "bf16_hardware": bool({"amx_bf16", "avx512_bf16"} & flags),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
 
 
+def precision_accuracy(model_dir: str, split_dir: str, precisions: Sequence[str], max_frames: Optional[int] = None,
+                       checkpoint: str = "best") -> dict[str, dict[str, float]]:
+    """Metrics of a trained run at each precision on the same frames, and the change relative to fp32.
+
+    Each entry: the standard metrics (no crop, 0.001-10 m, per image) and, when fp32 is among the
+    precisions, `abs_rel_change_vs_fp32` = |abs_rel - abs_rel_fp32| / abs_rel_fp32 and
+    `max_abs_depth_diff_m` / `mean_abs_depth_diff_m` between the two predictions.
+    """
+    from depthnet.evaluate import Protocol, evaluate_predictor, iter_split_frames
+    from depthnet.metrics import METRIC_KEYS
+    from depthnet.predict import Predictor
+    from depthnet.train import set_precision
+
+    out: dict[str, dict[str, float]] = {}
+    preds: dict[str, list[np.ndarray]] = {}
+    try:
+        for precision in precisions:
+            predictor = Predictor.from_model_dir(model_dir, checkpoint, precision)
+            kept: list[np.ndarray] = []
+
+            def predict(images, _p=predictor, _kept=kept):
+                depth = _p(images)
+                _kept.append(np.asarray(depth, np.float32))
+                return depth
+
+            metrics, _ = evaluate_predictor(predict, iter_split_frames(split_dir, max_frames),
+                                            Protocol(input_size=predictor.working))
+            out[precision] = {k: float(metrics[k]) for k in METRIC_KEYS}
+            preds[precision] = kept
+    finally:
+        set_precision("fp32")
+    if "fp32" in out:
+        for precision in out:
+            if precision == "fp32":
+                continue
+            diffs = [np.abs(a - b) for a, b in zip(preds[precision], preds["fp32"])]
+            out[precision]["abs_rel_change_vs_fp32"] = abs(out[precision]["abs_rel"] - out["fp32"]["abs_rel"]) / max(
+                out["fp32"]["abs_rel"], 1e-12)
+            out[precision]["max_abs_depth_diff_m"] = float(max(d.max() for d in diffs))
+            out[precision]["mean_abs_depth_diff_m"] = float(np.mean([d.mean() for d in diffs]))
+    return out
+
+
 def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), batch_sizes: Sequence[int] = (1, 8),
               height: int = 240, width: int = 320, iterations: int = 5, warmup: int = 1, matmul_size: int = 4096,
-              matmul_iterations: int = 3, tf_profiler: bool = True, log=None) -> dict[str, Any]:
+              matmul_iterations: int = 3, tf_profiler: bool = True, jit_compile: bool = False,
+              log=None) -> dict[str, Any]:
     """The whole benchmark as a JSON-able dict (module docstring)."""
     import dataclasses
 
@@ -221,6 +274,7 @@ def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), 
     config = dataclasses.replace(preset(config_name), backbone_weights=None)
     result: dict[str, Any] = {"config": config_name, "model": config.to_dict(), "input_size": [height, width],
                               "batch_sizes": list(batch_sizes), "iterations": iterations, "warmup": warmup,
+                              "jit_compile": jit_compile,
                               "matmul_size": matmul_size, "machine": _machine(), "precisions": {},
                               "flops_method": ("analytic: 2 x multiply-accumulates of Conv2D/Conv2DTranspose/"
                                                "DepthwiseConv2D/Dense layers at the benchmark size (bias, BN, "
@@ -232,6 +286,9 @@ def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), 
         for precision in precisions:
             if precision not in PRECISION_DTYPES:
                 raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISION_DTYPES)}")
+            if precision in ("bf16", "fp16") and not result["machine"]["bf16_hardware"]:
+                log(f"note: this CPU has no AMX / AVX512-BF16 units ({', '.join(result['machine']['isa'])}): "
+                    f"{precision} runs emulated here, expect no speed-up over fp32")
             set_precision(precision)
             model = build_model(config)
             if flops is None:
@@ -249,7 +306,7 @@ def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), 
             best = 0.0
             for batch in batch_sizes:
                 log(f"{precision}: batch {batch}, {height}x{width}, {iterations} iterations ...")
-                t = time_model(model, int(batch), height, width, iterations, warmup)
+                t = time_model(model, int(batch), height, width, iterations, warmup, jit_compile=jit_compile)
                 entry[f"fps_b{batch}"] = t["fps"]
                 entry[f"ms_per_frame_b{batch}"] = t["ms_per_frame"]
                 entry[f"ms_per_batch_median_b{batch}"] = t["ms_per_batch_median"]
@@ -282,6 +339,12 @@ def _define_flags() -> None:
     flags.DEFINE_integer("matmul_size", 4096, "Reference matmul size n (n x n times n x n).")
     flags.DEFINE_integer("matmul_iterations", 3, "Timed reference matmuls.")
     flags.DEFINE_boolean("tf_profiler", True, "Also count FLOPs with tf.compat.v1.profiler (cross-check).")
+    flags.DEFINE_boolean("jit_compile", False, "Time the model compiled with XLA (tf.function(jit_compile=True)).")
+    flags.DEFINE_string("accuracy_model_dir", None, "A training run to score at every --precision on "
+                        "--accuracy_data_dir (same frames): adds 'accuracy' with abs_rel per precision and its "
+                        "change relative to fp32.")
+    flags.DEFINE_string("accuracy_data_dir", None, "A prepared split (depthnet-prepare output) for --accuracy_model_dir.")
+    flags.DEFINE_integer("accuracy_frames", 0, "Score at most N frames (0 = all).")
     flags.DEFINE_string("output_json", None, "Also write the JSON here.")
 
 
@@ -297,10 +360,18 @@ def main(argv) -> int:
         raise app.UsageError(f"--batch_sizes must be integers, got {FLAGS.batch_sizes}") from None
     if not batch_sizes or min(batch_sizes) < 1:
         raise app.UsageError("--batch_sizes must be positive integers")
+    if bool(FLAGS.accuracy_model_dir) != bool(FLAGS.accuracy_data_dir):
+        raise app.UsageError("--accuracy_model_dir and --accuracy_data_dir go together")
     try:
         result = benchmark(FLAGS.config, FLAGS.precision, batch_sizes, FLAGS.height, FLAGS.width, FLAGS.iterations,
-                           FLAGS.warmup, FLAGS.matmul_size, FLAGS.matmul_iterations, FLAGS.tf_profiler)
-    except ValueError as e:
+                           FLAGS.warmup, FLAGS.matmul_size, FLAGS.matmul_iterations, FLAGS.tf_profiler,
+                           FLAGS.jit_compile)
+        if FLAGS.accuracy_model_dir:
+            result["accuracy"] = {"model_dir": os.path.abspath(FLAGS.accuracy_model_dir),
+                                  "data_dir": os.path.abspath(FLAGS.accuracy_data_dir),
+                                  "precisions": precision_accuracy(FLAGS.accuracy_model_dir, FLAGS.accuracy_data_dir,
+                                                                   FLAGS.precision, FLAGS.accuracy_frames or None)}
+    except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     text = json.dumps(result, indent=2)

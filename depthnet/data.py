@@ -78,6 +78,17 @@ _SALT_AUGMENT = 0x5EED0002
 Size = Optional[Sequence[int]]
 
 
+def resize_for_crop(crop_size: Sequence[int]) -> tuple[int, int]:
+    """The resize whose centre crop of `crop_size` covers the paper's field of view (crop/resize = 240/312).
+
+    Sides are rounded to multiples of 4 (the network's output stride): (240, 320) -> (312, 416), the
+    paper's; (120, 160) -> (156, 208); (64, 96) -> (84, 124). Training resizes to it before the crop, and
+    evaluation and inference feed the whole frame at it (``predict``'s working size).
+    """
+    h, w = (int(s) for s in crop_size)
+    return (4 * max(1, round(h * NYU_RESIZE[0] / NYU_CROP[0] / 4)), 4 * max(1, round(w * NYU_RESIZE[1] / NYU_CROP[1] / 4)))
+
+
 def describe() -> dict[str, Any]:
     """The pipeline's paper parameters and our choices, for logs and the traceability table."""
     return {

@@ -204,12 +204,17 @@ def _smoke_test(path: str) -> None:
 
 
 def export_run(model_dir: str, export_dir: str, checkpoint: str = "best", precision: str = "fp32",
-               working: Sequence[int] = WORKING_SIZE, verify: bool = True) -> str:
-    """Restores a training run's checkpoint and exports it with its config and last evaluation."""
+               working: Optional[Sequence[int]] = None, verify: bool = True) -> str:
+    """Restores a training run's checkpoint and exports it with its config and last evaluation.
+
+    `working` defaults to the run's own scale (``data.resize_for_crop`` of its training crop).
+    """
+    from depthnet import data
     from depthnet.predict import _checkpoint_path
     from depthnet.train import CONFIG_NAME, restore_model, set_precision
 
-    model, _ = restore_model(model_dir, which=checkpoint, precision=precision)
+    model, model_config = restore_model(model_dir, which=checkpoint, precision=precision)
+    working = tuple(working) if working is not None else data.resize_for_crop(model_config.input_size)
     try:
         with open(os.path.join(model_dir, CONFIG_NAME), encoding="utf-8") as f:
             run_config = json.load(f)

@@ -210,7 +210,8 @@ class Predictor:
 
     @classmethod
     def from_model_dir(cls, model_dir: str, checkpoint: str = "best", precision: str = "fp32",
-                       working: Sequence[int] = WORKING_SIZE) -> "Predictor":
+                       working: Optional[Sequence[int]] = None) -> "Predictor":
+        """`working` defaults to the run's own scale (``data.resize_for_crop`` of its training crop)."""
         from depthnet.train import restore_model, set_precision
 
         if not os.path.isdir(model_dir):
@@ -224,6 +225,7 @@ class Predictor:
         info = {"source": "model_dir", "model_dir": os.path.abspath(model_dir), "checkpoint": checkpoint,
                 "checkpoint_path": _checkpoint_path(model_dir, checkpoint), "precision": precision,
                 "model": model_config.to_dict()}
+        working = working if working is not None else data.resize_for_crop(model_config.input_size)
         return cls.from_keras(model, working, info, model_config)
 
     @classmethod

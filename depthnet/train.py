@@ -67,6 +67,8 @@ class TrainConfig:
     val_split: str = "test"
     synthetic_train_frames: int = 600
     synthetic_val_frames: int = 60
+    synthetic_height: int = 480  # size the synthetic frames are rendered at (NYU's 480x640 by default)
+    synthetic_width: int = 640
     batch_size: int = schedule.PAPER_BATCH_SIZE
     epochs: float = schedule.PAPER_EPOCHS
     steps_per_epoch: int = schedule.PAPER_STEPS_PER_EPOCH
@@ -118,7 +120,8 @@ def split_dirs(run: TrainConfig) -> tuple[str, str]:
         # Held-out validation scenes: a seed range the training scenes never use.
         for split, frames, seed in ((run.train_split, run.synthetic_train_frames, run.seed),
                                     (run.val_split, run.synthetic_val_frames, run.seed + 1_000_003)):
-            prepare(Options(source="synthetic", output_dir=root, split=split, num_frames=frames, seed=seed))
+            prepare(Options(source="synthetic", output_dir=root, split=split, num_frames=frames, seed=seed,
+                            height=run.synthetic_height, width=run.synthetic_width))
     elif run.source == "prepared":
         if not run.data_dir:
             raise ValueError("--data_dir is required with --source=prepared (or use --source=synthetic)")
@@ -444,15 +447,16 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
         f"({model_config.variant}/{model_config.backbone}, batch {run.batch_size}, decay over {run.resolved_decay_steps} steps"
         f"{extras})")
 
-    height, width = model_config.input_size
+    crop = tuple(model_config.input_size)
+    resize = data.resize_for_crop(crop)  # the paper's 312x416 for its 240x320 crop
     if run.strategy == "default":
-        dataset = data.train_dataset(train_dir, batch_size=run.batch_size, crop_size=(height, width),
+        dataset = data.train_dataset(train_dir, batch_size=run.batch_size, resize_to=resize, crop_size=crop,
                                      seed=run.seed + start, deterministic=run.deterministic)
     else:
-        dataset = distribute.distributed_train_dataset(strategy, train_dir, run.batch_size, (height, width),
+        dataset = distribute.distributed_train_dataset(strategy, train_dir, run.batch_size, crop,
                                                        seed=run.seed + start, deterministic=run.deterministic,
-                                                       sharding=run.input_sharding, log=log)
-    protocol = Protocol(ground_truth=ground_truth_kind(val_dir))
+                                                       sharding=run.input_sharding, log=log, resize_to=resize)
+    protocol = Protocol(input_size=resize, ground_truth=ground_truth_kind(val_dir))
     train_writer = distribute.summary_writer(os.path.join(run.model_dir, "train"), strategy)
     val_writer = distribute.summary_writer(os.path.join(run.model_dir, "val"), strategy)
     with train_writer.as_default(step=start):
@@ -557,6 +561,8 @@ def _define_flags() -> None:
         "strategy": "default (one device), mirrored (local GPUs / logical CPUs) or multi_worker (TF_CONFIG).",
         "input_sharding": "Multi-worker input sharding: auto, files (shard files per worker) or batches.",
         "batch_size": "Global batch size (split over the replicas of --strategy).",
+        "synthetic_height": "--source=synthetic: height of the rendered frames (480 = NYU's).",
+        "synthetic_width": "--source=synthetic: width of the rendered frames (640 = NYU's).",
     }
     for field in dataclasses.fields(TrainConfig):
         if field.name == "model_dir":
