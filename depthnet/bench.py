@@ -27,7 +27,14 @@ multiples of the atrous rates (tested: tiny config at 64x96, baseline). Otherwis
 dilated convolution as SpaceToBatchND + Conv2D + BatchToSpaceND and pads the feature map to a
 multiple of the rate, and the profiler counts that padded work: at 240x320 (60x80 maps, rate 8) it
 is 1.1% more for the full network (503.2 vs 497.9 GFLOPs). `achieved_gflops` = FLOPs per frame x
-frames/s at the fastest batch size; `ratio_to_matmul` = achieved / matmul GFLOP/s.
+frames/s at the fastest batch size; `ratio_to_matmul` = achieved / matmul GFLOP/s (TensorFlow's matmul in
+that precision); `ratio_to_numpy_fp32_matmul` = achieved / a float32 numpy (BLAS) matmul, the stricter
+reference where TensorFlow's matmul is slow. `machine.isa` lists the CPU's matrix extensions:
+without AMX or AVX512-BF16, bf16 is emulated and gives no speed-up (the benchmark says so).
+
+`--jit_compile` times the model compiled with XLA. `--accuracy_model_dir` + `--accuracy_data_dir`
+score a trained run at every precision on the same frames (`accuracy.precisions.<p>.abs_rel` and
+`abs_rel_change_vs_fp32`).
 """
 from __future__ import annotations
 
@@ -193,6 +200,19 @@ def matmul_gflops(size: int, dtype: tf.DType, iterations: int = 3, warmup: int =
 MATRIX_ISA_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2", "fma")
 
 
+def numpy_matmul_gflops(size: int, iterations: int = 3) -> float:
+    """GFLOP/s of a float32 size^3 product in numpy (its BLAS, e.g. OpenBLAS): a second reference, since
+    TensorFlow's own CPU matmul can reach well under the machine's peak (about half here, on AMD)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(max(1, iterations)):
+        a @ b
+    return 2.0 * size**3 * max(1, iterations) / (time.perf_counter() - start) / 1e9
+
+
 def _machine() -> dict[str, Any]:
     """CPU model, the /proc/cpuinfo flags that decide bf16 speed, and TF's threading."""
     cpu, flags = platform.processor(), set()
@@ -316,6 +336,9 @@ def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), 
             log(f"{precision}: matmul {matmul_size}^3 ...")
             entry["matmul_gflops"] = matmul_gflops(matmul_size, PRECISION_DTYPES[precision], matmul_iterations)
             entry["ratio_to_matmul"] = best / entry["matmul_gflops"]
+            if "numpy_fp32_matmul_gflops" not in result:
+                result["numpy_fp32_matmul_gflops"] = numpy_matmul_gflops(matmul_size, matmul_iterations)
+            entry["ratio_to_numpy_fp32_matmul"] = best / result["numpy_fp32_matmul_gflops"]
             result["precisions"][precision] = entry
             del model
     finally:

@@ -1,7 +1,8 @@
 """The README's main job: the whole path on the built-in default, with no download.
 
-1. makes synthetic indoor RGB-D scenes (training scenes, and held-out validation scenes),
-2. trains the `quick` configuration (the paper's topology on a small backbone) on the CPU,
+1. renders synthetic indoor RGB-D scenes at 240x320 (1,200 training and 60 held-out validation scenes),
+2. trains the `quick` configuration (the paper's topology on the tiny backbone, 120x160 crops) from
+   scratch on the CPU, 3,600 steps of batch 3 (about 8 minutes on 2 cores),
 3. evaluates it on the held-out scenes next to the best constant-depth predictor,
 4. leaves in `runs/quick/` a checkpoint, TensorBoard logs, `eval/metrics.json` and pictures.
 
@@ -21,7 +22,7 @@ from absl import app, flags
 FLAGS = flags.FLAGS
 
 
-QUICK_STEPS = 2700
+QUICK_STEPS = 3600
 QUICK_TRAIN_FRAMES = 1200
 QUICK_VAL_FRAMES = 60
 QUICK_FRAME_SIZE = (240, 320)  # the scenes are rendered at this size; the quick model works at 156x208

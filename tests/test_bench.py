@@ -7,10 +7,9 @@ import sys
 import keras
 import pytest
 
-from depthnet.bench import count_flops_analytic, count_flops_tf
+from helpers import BIN, REPO, shared_tiny_run
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
+from depthnet.bench import count_flops_analytic, count_flops_tf
 
 
 def _single(layer, shape):
@@ -75,3 +74,31 @@ def test_cli_prints_the_json_shape(tmp_path):
         gflops = gflops or entry["gflops_per_frame"]
         assert entry["gflops_per_frame"] == gflops  # the same network in both precisions
     assert printed["input_size"] == [64, 96] and printed["config"] == "tiny" and "analytic" in printed["flops_method"]
+    assert printed["numpy_fp32_matmul_gflops"] > 0
+    for entry in printed["precisions"].values():
+        assert entry["ratio_to_numpy_fp32_matmul"] == pytest.approx(
+            entry["achieved_gflops"] / printed["numpy_fp32_matmul_gflops"])
+    machine = printed["machine"]
+    assert isinstance(machine["bf16_hardware"], bool) and isinstance(machine["isa"], list)
+    assert machine["bf16_hardware"] == bool({"amx_bf16", "avx512_bf16"} & set(machine["isa"]))
+    if not machine["bf16_hardware"]:
+        assert "emulated" in proc.stderr  # the user is told why bf16 will not be faster here
+
+
+def test_precision_accuracy_scores_the_same_frames_in_each_precision(tmp_path_factory):
+    from depthnet.bench import precision_accuracy
+    from depthnet.evaluate import Protocol, evaluate_predictor, iter_split_frames
+    from depthnet.predict import Predictor
+
+    model_dir, data_root = shared_tiny_run(tmp_path_factory)
+    split = os.path.join(data_root, "test")
+    result = precision_accuracy(model_dir, split, ["fp32", "bf16"])
+    predictor = Predictor.from_model_dir(model_dir)
+    reference, _ = evaluate_predictor(predictor, iter_split_frames(split), Protocol())
+    assert result["fp32"]["abs_rel"] == pytest.approx(reference["abs_rel"], rel=1e-6)
+    assert result["fp32"]["num_images"] == reference["num_images"] == 2
+    bf16 = result["bf16"]
+    assert bf16["abs_rel_change_vs_fp32"] == pytest.approx(
+        abs(bf16["abs_rel"] - result["fp32"]["abs_rel"]) / result["fp32"]["abs_rel"])
+    # bf16 keeps ~3 significant digits: predictions differ, but by far less than the depths themselves.
+    assert 0.0 < bf16["max_abs_depth_diff_m"] < 0.5 and bf16["mean_abs_depth_diff_m"] <= bf16["max_abs_depth_diff_m"]
