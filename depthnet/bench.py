@@ -197,9 +197,6 @@ def matmul_gflops(size: int, dtype: tf.DType, iterations: int = 3, warmup: int =
     return 2.0 * size**3 * max(1, iterations) / elapsed / 1e9
 
 
-MATRIX_ISA_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2", "fma")
-
-
 def numpy_matmul_gflops(size: int, iterations: int = 3) -> float:
     """GFLOP/s of a float32 size^3 product in numpy (its BLAS, e.g. OpenBLAS): a second reference, since
     TensorFlow's own CPU matmul can reach well under the machine's peak (about half here, on AMD)."""
@@ -214,22 +211,21 @@ def numpy_matmul_gflops(size: int, iterations: int = 3) -> float:
 
 
 def _machine() -> dict[str, Any]:
-    """CPU model, the /proc/cpuinfo flags that decide bf16 speed, and TF's threading."""
-    cpu, flags = platform.processor(), set()
+    """CPU model, the CPU flags that decide bf16 speed, and TF's threading."""
+    from depthnet.train import cpu_isa
+
+    cpu = platform.processor()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 if line.startswith("model name"):
                     cpu = line.split(":", 1)[1].strip()
-                elif line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                if cpu and flags:
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "tensorflow": tf.__version__,
-            "isa": [f for f in MATRIX_ISA_FLAGS if f in flags],
-            "bf16_hardware": bool({"amx_bf16", "avx512_bf16"} & flags),
+    isa = cpu_isa()
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "tensorflow": tf.__version__, "isa": isa,
+            "bf16_hardware": bool({"amx_bf16", "avx512_bf16"} & set(isa)),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
 
@@ -243,7 +239,7 @@ def precision_accuracy(model_dir: str, split_dir: str, precisions: Sequence[str]
     `max_abs_depth_diff_m` / `mean_abs_depth_diff_m` between the two predictions.
     """
     from depthnet.evaluate import Protocol, evaluate_predictor, iter_split_frames
-    from depthnet.metrics import METRIC_KEYS
+    from depthnet.metrics import COUNT_KEYS, METRIC_KEYS
     from depthnet.predict import Predictor
     from depthnet.train import set_precision
 
@@ -261,7 +257,7 @@ def precision_accuracy(model_dir: str, split_dir: str, precisions: Sequence[str]
 
             metrics, _ = evaluate_predictor(predict, iter_split_frames(split_dir, max_frames),
                                             Protocol(input_size=predictor.working))
-            out[precision] = {k: float(metrics[k]) for k in METRIC_KEYS}
+            out[precision] = {k: float(metrics[k]) for k in METRIC_KEYS + COUNT_KEYS}
             preds[precision] = kept
     finally:
         set_precision("fp32")

@@ -358,3 +358,13 @@ def test_errors(tmp_path, nyu_split):
         data.preprocess(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4)), resize_to=(0, 4))
     with pytest.raises(tf.errors.InvalidArgumentError, match="larger than the image"):
         next(iter(data.eval_dataset(nyu_split, resize_to=None, crop_size=(500, 100))))
+
+
+def test_resize_for_crop_keeps_the_paper_field_of_view():
+    assert data.resize_for_crop(data.NYU_CROP) == data.NYU_RESIZE  # the paper's 240x320 from 312x416
+    assert data.resize_for_crop((120, 160)) == (156, 208)
+    for h in range(8, 488, 8):
+        for w in (8, 64, 160, 320, 640):
+            rh, rw = data.resize_for_crop((h, w))
+            assert rh % 4 == 0 and rw % 4 == 0 and rh >= h and rw >= w
+            assert abs(rh - h * 1.3) <= 2 and abs(rw - w * 1.3) <= 2  # 312 / 240 = 1.3, to the nearest multiple of 4

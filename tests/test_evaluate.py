@@ -228,7 +228,7 @@ def test_cli_end_to_end_on_a_tiny_run(tmp_path_factory, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     payload = json.loads((out / "metrics.json").read_text())
     assert payload["protocol"] == {"crop": "eigen", "min_depth": 0.001, "max_depth": 8.0, "average": "pooled",
-                                   "flip_tta": True, "input_size": [312, 416], "ground_truth": "unknown"}
+                                   "flip_tta": True, "input_size": [84, 124], "ground_truth": "unknown"}
     assert payload["metrics"]["num_images"] == 2 and 0 <= payload["metrics"]["delta1"] <= 1
     assert payload["model"]["checkpoint_path"].endswith("ckpt-2") and payload["data"]["num_frames"] == 2
     assert "crop eigen" in (out / "metrics.md").read_text() and (out / "panel_0.png").exists()
@@ -273,3 +273,13 @@ def test_table1_puts_paper_numbers_beside_ours_with_protocols(tmp_path):
     assert paper["rows"]["dfe_afb"]["rms"] == 0.568 and paper["rows"]["dfe"]["delta3"] == 0.989
     missing = _run([sys.executable, os.path.join(REPO, "experiments", "table1.py"), f"--full={tmp_path}/none"])
     assert missing.returncode == 2 and "no metrics.json" in missing.stderr
+
+
+def test_run_is_evaluated_at_its_own_training_scale(tmp_path_factory):
+    """A run trained on 64x96 crops is fed whole frames at 84x124 (its resize_for_crop), not NYU's 312x416."""
+    from depthnet.config import preset
+    from depthnet.predict import Predictor
+
+    model_dir, _ = shared_tiny_run(tmp_path_factory)
+    assert preset("tiny").input_size == (64, 96)
+    assert Predictor.from_model_dir(model_dir).working == data.resize_for_crop((64, 96)) == (84, 124)

@@ -66,7 +66,8 @@ def test_export_holds_config_eval_and_serving_assets_and_no_temporaries(exported
     assert evaluation == json.load(open(os.path.join(model_dir, "eval", "metrics.json")))
     assert "protocol" in evaluation
     serving = json.load(open(os.path.join(assets, "serving.json")))
-    assert serving["working_size"] == [312, 416] and serving["min_input_pixels"] == 2028
+    # the tiny run trained on 64x96 crops: served at its own scale, resize_for_crop((64, 96)) = 84x124
+    assert serving["working_size"] == [84, 124] and serving["min_input_pixels"] == min_input_pixels((84, 124)) == 163
     assert serving["checkpoint_path"].endswith("ckpt-2") and serving["precision"] == "fp32"
     siblings = os.listdir(os.path.dirname(export_dir))
     assert siblings == ["tiny"], siblings  # no temporary directory left beside it
@@ -137,8 +138,8 @@ def test_both_signatures_give_the_same_depth(exported):
     mixed = tf.stack([png[0], tf.io.encode_png(images[0, :50])])
     with pytest.raises(tf.errors.InvalidArgumentError, match="same height and width"):
         loaded.signatures["serving_bytes"](image_bytes=mixed)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="minimum is 2028 pixels"):
-        loaded.signatures["serving_default"](images=tf.zeros([1, 20, 30, 3], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="minimum is 163 pixels"):
+        loaded.signatures["serving_default"](images=tf.zeros([1, 6, 8, 3], tf.uint8))
 
 
 def test_failed_export_leaves_the_old_model_and_no_half_model(exported, tmp_path, monkeypatch):
@@ -173,7 +174,7 @@ def test_evaluating_the_saved_model_equals_evaluating_the_checkpoint(exported, k
     _, data_root = shared_tiny_run(tmp_path_factory)
     split = os.path.join(data_root, "test")
     served = Predictor.from_saved_model(exported[0])
-    assert served.info["export"]["precision"] == "fp32" and served.working == (312, 416)
+    assert served.info["export"]["precision"] == "fp32" and served.working == (84, 124)
     a, _ = evaluate_predictor(served, iter_split_frames(split), Protocol(crop="eigen"))
     b, _ = evaluate_predictor(keras_predictor, iter_split_frames(split), Protocol(crop="eigen"))
     for key in ("abs_rel", "rmse", "delta1", "num_pixels"):

@@ -1,5 +1,6 @@
 """Mixed precision (bf16, fp16 with dynamic loss scaling) and gradient recomputation of the train step."""
 import dataclasses
+import os
 
 import keras
 import numpy as np
@@ -206,3 +207,27 @@ def test_recompute_in_bf16_matches_plain_bf16(tmp_path):
     scale = max(np.abs(g).max() for g in grads_a)
     for a, b in zip(grads_a, grads_b):
         np.testing.assert_allclose(b, a, rtol=2e-2, atol=2e-3 * scale)
+
+
+def test_emulated_16_bit_precision_is_announced(monkeypatch):
+    """Without AMX / AVX512-BF16 a bf16 run is emulated (a full step was ~9x slower than fp32): say so."""
+    from depthnet import train as train_module
+
+    monkeypatch.setattr(train_module.tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(train_module, "cpu_isa", lambda: ["avx2", "fma"])
+    assert train_module.precision_warning("fp32") is None
+    message = train_module.precision_warning("bf16")
+    assert "emulated" in message and "avx2, fma" in message and "--precision=fp32" in message
+    assert "emulated" in train_module.precision_warning("fp16")
+    monkeypatch.setattr(train_module, "cpu_isa", lambda: ["amx_bf16", "amx_tile", "avx512_bf16", "avx512f"])
+    assert train_module.precision_warning("bf16") is None
+
+
+def test_cpu_isa_reads_the_real_cpu_flags():
+    from depthnet.train import MATRIX_ISA_FLAGS, cpu_isa
+
+    if not os.path.exists("/proc/cpuinfo"):
+        pytest.skip("no /proc/cpuinfo on this system")
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        flags = set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
+    assert cpu_isa() == [f for f in MATRIX_ISA_FLAGS if f in flags]

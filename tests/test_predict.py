@@ -48,7 +48,7 @@ def cli_run(saved_model, nyu_samples, tmp_path_factory):
     depth16 = np.array(Image.open(nyu_samples / "supergradients_nyu2_mini_test" / "depth_0.png"))[::6, ::6]
     Image.fromarray(depth16.astype(np.uint16)).save(d / "depth16.png")  # a 16-bit grayscale picture
     (d / "notes.txt").write_text("not an image")
-    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(d / "tiny.png")
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(d / "tiny.png")
     (d / "empty").mkdir()
     inputs = [str(p) for p in real] + [str(d / n) for n in ("gray.png", "rgba.png", "depth16.png", "notes.txt",
                                                               "tiny.png", "missing.jpg", "empty")]
@@ -87,7 +87,7 @@ def test_bad_inputs_are_reported_and_skipped(cli_run):
     err = proc.stderr
     assert "4 input(s) failed" in err
     assert "notes.txt" in err and "not an image" in err
-    assert "tiny.png" in err and "20x30" in err and "minimum is 2028 pixels" in err
+    assert "tiny.png" in err and "6x8" in err and "minimum is 163 pixels" in err  # the tiny run works at 84x124
     assert "missing.jpg" in err and "does not exist" in err
     assert "empty" in err and "holds no image files" in err
     for stem in ("notes", "tiny", "missing"):
