@@ -212,7 +212,7 @@ def numpy_matmul_gflops(size: int, iterations: int = 3) -> float:
 
 def _machine() -> dict[str, Any]:
     """CPU model, the CPU flags that decide bf16 speed, and TF's threading."""
-    from depthnet.train import cpu_isa
+    from depthnet.train import SIXTEEN_BIT_UNITS, cpu_isa
 
     cpu = platform.processor()
     try:
@@ -225,7 +225,7 @@ def _machine() -> dict[str, Any]:
         pass
     isa = cpu_isa()
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "tensorflow": tf.__version__, "isa": isa,
-            "bf16_hardware": bool({"amx_bf16", "avx512_bf16"} & set(isa)),
+            "bf16_hardware": bool(SIXTEEN_BIT_UNITS["bf16"] & set(isa)),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
 
@@ -282,7 +282,7 @@ def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), 
 
     from depthnet.config import preset
     from depthnet.model import build_model, count_params
-    from depthnet.train import set_precision
+    from depthnet.train import precision_warning, set_precision
 
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     if height % 8 or width % 8:
@@ -302,9 +302,9 @@ def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), 
         for precision in precisions:
             if precision not in PRECISION_DTYPES:
                 raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISION_DTYPES)}")
-            if precision in ("bf16", "fp16") and not result["machine"]["bf16_hardware"]:
-                log(f"note: this CPU has no AMX / AVX512-BF16 units ({', '.join(result['machine']['isa'])}): "
-                    f"{precision} runs emulated here, expect no speed-up over fp32")
+            warning = precision_warning(precision)
+            if warning:
+                log("note: " + warning)
             set_precision(precision)
             model = build_model(config)
             if flops is None:

@@ -80,7 +80,7 @@ def main(argv) -> None:
     from depthnet.apps.visualize import depth_panel, save_png
     from depthnet.config import preset
     from depthnet.evaluate import Protocol, evaluate_split, format_table, keras_predict_fn
-    from depthnet.train import Trainer, train
+    from depthnet.train import restore_model, train
 
     start = time.time()
     model_config = preset("quick")
@@ -92,10 +92,9 @@ def main(argv) -> None:
 
     print("[3/3] evaluating on held-out synthetic scenes", flush=True)
     val_dir = os.path.join(FLAGS.data_dir, run.val_split)
-    trainer = Trainer(model_config, run)
-    trainer.restore()
+    model, _ = restore_model(FLAGS.run_dir, which="latest")
     protocol = Protocol(input_size=data.resize_for_crop(model_config.input_size), ground_truth="synthetic")
-    metrics, examples = evaluate_split(keras_predict_fn(trainer.model), val_dir, protocol, keep_examples=4)
+    metrics, examples = evaluate_split(keras_predict_fn(model), val_dir, protocol, keep_examples=4)
     constant, constant_metrics = best_constant(val_dir)
     eval_dir = os.path.join(FLAGS.run_dir, "eval")
     os.makedirs(eval_dir, exist_ok=True)

@@ -196,6 +196,7 @@ def set_precision(precision: str) -> None:
 
 
 MATRIX_ISA_FLAGS = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512_fp16", "avx512f", "avx2", "fma")
+SIXTEEN_BIT_UNITS = {"bf16": {"amx_bf16", "avx512_bf16"}, "fp16": {"avx512_fp16"}}  # CPU flags that run it natively
 
 
 def cpu_isa() -> list[str]:
@@ -216,8 +217,7 @@ def precision_warning(precision: str) -> Optional[str]:
     if precision == "fp32" or tf.config.list_physical_devices("GPU"):
         return None
     isa = cpu_isa()
-    units = {"bf16": {"amx_bf16", "avx512_bf16"}, "fp16": {"avx512_fp16"}}.get(precision, set())
-    if units & set(isa):
+    if SIXTEEN_BIT_UNITS.get(precision, set()) & set(isa):
         return None
     return (f"--precision={precision} on this CPU ({', '.join(isa) or 'no matrix extensions found'}) is emulated, "
             f"without AMX/AVX512 16-bit units: expect it to be slower than fp32 (a full-size training step "
