@@ -4,9 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test lint bench clean
 
-$(STAMP): setup.py
+$(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -15,13 +15,18 @@ $(STAMP): setup.py
 setup: $(STAMP)
 
 run: setup
-	$(PY) -m depthnet.main
+	$(PY) -m depthnet.cli.main $(ARGS)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q tests
 
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
 bench: setup
-	$(PY) -m depthnet.bench --precision=fp32,bf16
+	$(PY) -m depthnet.cli.bench --precision=fp32,bf16
 
 clean:
 	rm -rf $(VENV) *.egg-info

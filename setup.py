@@ -1,11 +1,16 @@
 """DepthNet: detail-preserving monocular depth estimation (DFE + DMG) in TensorFlow/Keras."""
+
+import pathlib
+
 from setuptools import find_packages, setup
+
+README = pathlib.Path(__file__).with_name("README.md")
 
 setup(
     name="depthnet",
     version="0.1.0",
     description="Dense Feature Extractor + attention Depth Map Generator for monocular depth (NYU Depth V2).",
-    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description=README.read_text(encoding="utf-8") if README.exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["depthnet", "depthnet.*", "data_prep", "data_prep.*"]),
@@ -23,16 +28,16 @@ setup(
         "scipy>=1.10",
         "importlib_resources>=5.0",  # tensorflow-datasets builders import it without declaring it
     ],
-    extras_require={"test": ["pytest>=7.0", "plyfile>=1.0"]},
+    extras_require={"test": ["pytest>=7.0", "plyfile>=1.0", "ruff>=0.6", "import-linter>=2.0", "grimp>=3.0"]},
     entry_points={
         "console_scripts": [
-            "depthnet-summary=depthnet.summary:run",
+            "depthnet-summary=depthnet.cli.summary:run",
             "depthnet-prepare=data_prep.prepare:run",
-            "depthnet-train=depthnet.train:run",
-            "depthnet-eval=depthnet.evaluate:run",
-            "depthnet-export=depthnet.export:run",
-            "depthnet-predict=depthnet.predict:run",
-            "depthnet-bench=depthnet.bench:run",
+            "depthnet-train=depthnet.cli.train:run",
+            "depthnet-eval=depthnet.cli.evaluate:run",
+            "depthnet-export=depthnet.cli.export:run",
+            "depthnet-predict=depthnet.cli.predict:run",
+            "depthnet-bench=depthnet.cli.bench:run",
         ]
     },
 )

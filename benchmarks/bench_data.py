@@ -9,6 +9,7 @@ structured random generator here (smooth gradients + texture + noise, so PNG siz
 resemble real photos rather than incompressible noise). Throughput is measured after a warm-up
 (shuffle buffer fill, autotuning), over `--batches` batches.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,10 +21,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from depthnet import data, records  # noqa: E402
+from depthnet import data, records
 
 
 def _fallback_frames(num_frames: int, seed: int):
@@ -32,12 +33,16 @@ def _fallback_frames(num_frames: int, seed: int):
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     for i in range(num_frames):
         phase = rng.uniform(0, 2 * np.pi, 3)
-        rgb = 120 + 70 * np.sin(xx[..., None] / rng.uniform(20, 80) + phase) * np.cos(yy[..., None] / rng.uniform(20, 80))
+        rgb = 120 + 70 * np.sin(xx[..., None] / rng.uniform(20, 80) + phase) * np.cos(
+            yy[..., None] / rng.uniform(20, 80)
+        )
         rgb += rng.normal(0, 6, (h, w, 3))
         depth = 1.0 + 3.0 * (yy / h) + 0.5 * np.sin(xx / 50.0 + phase[0]) + rng.normal(0, 0.01, (h, w))
         depth[:, :8] = 0.0
         depth[rng.random((h, w)) < 0.02] = 0.0
-        yield records.Frame(np.clip(rgb, 0, 255).astype(np.uint8), depth.astype(np.float32), f"bench{i % 10}", f"{i:06d}")
+        yield records.Frame(
+            np.clip(rgb, 0, 255).astype(np.uint8), depth.astype(np.float32), f"bench{i % 10}", f"{i:06d}"
+        )
 
 
 def frames(num_frames: int, seed: int):

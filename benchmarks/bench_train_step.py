@@ -8,7 +8,8 @@ One configuration per fresh subprocess (`--child`), so every peak is that config
 paper's network (`preset('full', backbone_weights=None)`: dilated ResNet-101 DFE + AFB/CRB DMG, the
 paper's freezing), batch 3 at 240x320, one `Trainer.train_step` (forward, backward, two Adam updates)
 per step on a fixed random batch. Without ImageNet weights the frozen BatchNorms are first set to
-normalise that batch (`calibrate_batchnorm`), so the loss is finite and every step is applied. Seconds per step: the median of `--steps` steps after `--warmup`
+normalise that batch (`calibrate_batchnorm`), so the loss is finite and every step is
+applied. Seconds per step: the median of `--steps` steps after `--warmup`
 steps (the first one traces the tf.function). Memory:
 
 - `peak_rss_gb`: the subprocess's peak resident set size (`resource.getrusage(RUSAGE_SELF).ru_maxrss`),
@@ -21,6 +22,7 @@ steps (the first one traces the tf.function). Memory:
 
 Prints one JSON object: the setup and a row per configuration.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +58,9 @@ def calibrate_batchnorm(model, images) -> None:
     import keras
     import tensorflow as tf
 
-    batchnorms = [l for l in model.get_layer("dfe").layers if isinstance(l, keras.layers.BatchNormalization)]
-    saved = [(l.trainable, l.momentum) for l in batchnorms]
+    dfe_layers = model.get_layer("dfe").layers
+    batchnorms = [layer for layer in dfe_layers if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [(layer.trainable, layer.momentum) for layer in batchnorms]
     for layer in batchnorms:
         layer.trainable, layer.momentum = True, 0.0
     # In a tf.function: the graph frees each activation once used, where an eager Functional call holds
@@ -72,16 +75,19 @@ def child(args: argparse.Namespace) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from depthnet.config import preset
-    from depthnet.train import TrainConfig, Trainer
+    import depthnet.modeling.recompute
+    from depthnet.config import TrainConfig, preset
+    from depthnet.training import Trainer
 
-    import depthnet.recompute
-
-    depthnet.recompute.DEFAULT_GRANULARITY = args.granularity
+    depthnet.modeling.recompute.DEFAULT_GRANULARITY = args.granularity
     height, width = args.size
     model_config = preset(args.preset, backbone_weights=None, input_size=(height, width))
-    run = TrainConfig(model_dir=tempfile.mkdtemp(prefix="bench_train_step_"), precision=args.precision,
-                      recompute=args.recompute == "on", batch_size=args.batch)
+    run = TrainConfig(
+        model_dir=tempfile.mkdtemp(prefix="bench_train_step_"),
+        precision=args.precision,
+        recompute=args.recompute == "on",
+        batch_size=args.batch,
+    )
     trainer = Trainer(model_config, run)
     rng = np.random.default_rng(0)
     images = tf.constant(rng.random((args.batch, height, width, 3), dtype=np.float32))
@@ -104,8 +110,11 @@ def child(args: argparse.Namespace) -> dict:
         elapsed = time.perf_counter() - start
         if i >= args.warmup:
             times.append(elapsed)
-        print(f"  step {i + 1}: {elapsed:.1f} s, loss {float(out['loss']):.4f}, finite {bool(out['finite'])}",
-              file=sys.stderr, flush=True)
+        print(
+            f"  step {i + 1}: {elapsed:.1f} s, loss {float(out['loss']):.4f}, finite {bool(out['finite'])}",
+            file=sys.stderr,
+            flush=True,
+        )
     tf_peak, tf_error = None, None
     try:
         tf_peak = tf.config.experimental.get_memory_info("CPU:0")["peak"] / 2**30
@@ -140,8 +149,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="steps before measuring (the first traces)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per configuration")
     parser.add_argument("--output", default="", help="also write the JSON here")
-    parser.add_argument("--no_calibration", action="store_true",
-                        help="keep the random backbone's identity BatchNorms (the loss overflows: steps are skipped)")
+    parser.add_argument(
+        "--no_calibration",
+        action="store_true",
+        help="keep the random backbone's identity BatchNorms (the loss overflows: steps are skipped)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="fp32", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -154,26 +166,45 @@ def main() -> None:
     rows = []
     for precision in args.precisions.split(","):
         for recompute in args.recompute.split(","):
-            command = [sys.executable, os.path.abspath(__file__), "--child", f"--precision={precision}",
-                       f"--recompute={recompute}", f"--granularity={args.granularity}", f"--preset={args.preset}",
-                       f"--batch={args.batch}", f"--size={args.size[0]},{args.size[1]}", f"--steps={args.steps}",
-                       f"--warmup={args.warmup}"] + (["--no_calibration"] if args.no_calibration else [])
+            command = [
+                sys.executable,
+                os.path.abspath(__file__),
+                "--child",
+                f"--precision={precision}",
+                f"--recompute={recompute}",
+                f"--granularity={args.granularity}",
+                f"--preset={args.preset}",
+                f"--batch={args.batch}",
+                f"--size={args.size[0]},{args.size[1]}",
+                f"--steps={args.steps}",
+                f"--warmup={args.warmup}",
+            ] + (["--no_calibration"] if args.no_calibration else [])
             print(f"{precision}, recompute {recompute} ...", file=sys.stderr, flush=True)
             start = time.perf_counter()
             try:
                 proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, timeout=args.timeout)
-                lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-                row = json.loads(lines[-1][7:]) if lines else {"precision": precision, "recompute": recompute,
-                                                                "error": f"exit code {proc.returncode}"}
+                lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+                row = (
+                    json.loads(lines[-1][7:])
+                    if lines
+                    else {"precision": precision, "recompute": recompute, "error": f"exit code {proc.returncode}"}
+                )
             except subprocess.TimeoutExpired:
                 row = {"precision": precision, "recompute": recompute, "error": f"timeout after {args.timeout} s"}
             row["wall_seconds"] = round(time.perf_counter() - start, 1)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
     result = {
-        "setup": {"preset": args.preset, "batch": args.batch, "size": list(args.size), "steps": args.steps,
-                  "warmup": args.warmup, "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-                  "memory": "peak_rss_gb = peak RSS of a fresh subprocess per configuration (getrusage ru_maxrss)"},
+        "setup": {
+            "preset": args.preset,
+            "batch": args.batch,
+            "size": list(args.size),
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+            "memory": "peak_rss_gb = peak RSS of a fresh subprocess per configuration (getrusage ru_maxrss)",
+        },
         "rows": rows,
     }
     text = json.dumps(result, indent=2)

@@ -2,19 +2,20 @@
 
 Public API: `ModelConfig`, `preset`, `build_model`.
 """
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of CLI output
 
-from depthnet.config import ModelConfig, preset  # noqa: E402
+from depthnet.config import ModelConfig, preset
 
 __version__ = "0.1.0"
-__all__ = ["ModelConfig", "preset", "build_model"]
+__all__ = ["ModelConfig", "build_model", "preset"]
 
 
 def __getattr__(name):  # keep `import depthnet` light: TensorFlow loads on first model use
     if name == "build_model":
-        from depthnet.model import build_model
+        from depthnet.modeling.model import build_model
 
         return build_model
     raise AttributeError(f"module 'depthnet' has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """Pinhole camera intrinsics (NYU Depth V2 Kinect defaults) and their rescaling."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,7 +16,7 @@ class Intrinsics:
     height: int
     width: int
 
-    def scaled(self, height: int, width: int) -> "Intrinsics":
+    def scaled(self, height: int, width: int) -> Intrinsics:
         """Intrinsics of the same camera after resizing the image to `height` x `width`.
 
         Uses the pixel-centre convention: a pixel centre u maps to (u + 0.5) * s - 0.5.
@@ -30,7 +31,7 @@ class Intrinsics:
             width=width,
         )
 
-    def cropped(self, top: int, left: int, height: int, width: int) -> "Intrinsics":
+    def cropped(self, top: int, left: int, height: int, width: int) -> Intrinsics:
         """Intrinsics after cropping a `height` x `width` window at (`top`, `left`)."""
         return Intrinsics(self.fx, self.fy, self.cx - left, self.cy - top, height, width)
 

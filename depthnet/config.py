@@ -1,29 +1,26 @@
-"""Model configuration: the paper's network, its ablation rows, and small variants for tests and CPU."""
+"""Configuration: the network (`ModelConfig`, presets), a training run (`TrainConfig`), and experiments.
+
+An experiment (`experiment(name)`) is the one definition of a named run: the model preset and the
+training settings. `experiments/<name>.flags` are the same runs for `depthnet-train --flagfile`;
+`experiment_flags(name)` writes them and a test checks that the files agree.
+"""
+
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 VARIANTS = ("full", "dfe_afb", "dfe", "baseline")
 BACKBONES = ("resnet101", "resnet50", "small", "tiny")
 
-# Residual blocks per stage (conv2..conv5) and bottleneck widths, as keras.applications builds them.
-BACKBONE_BLOCKS = {
-    "resnet101": (3, 4, 23, 3),
-    "resnet50": (3, 4, 6, 3),
-    "small": (1, 1, 1, 1),
-    "tiny": (1, 1, 1, 1),
-}
-BACKBONE_WIDTHS = {
-    "resnet101": (64, 128, 256, 512),
-    "resnet50": (64, 128, 256, 512),
-    "small": (16, 32, 64, 128),
-    "tiny": (8, 16, 32, 64),
-}
-BACKBONE_STEM = {"resnet101": 64, "resnet50": 64, "small": 32, "tiny": 16}
 PAPER_ATROUS_RATES = (1, 2, 4, 8)
 PAPER_INPUT_SIZE = (240, 320)
+PAPER_STEPS_PER_EPOCH = 50_000  # sec. 3.4: 20 epochs of 50K steps, batch 3, decay over 16 epochs
+PAPER_EPOCHS = 20
+PAPER_DECAY_EPOCHS = 16
+PAPER_BATCH_SIZE = 3
 
 
 @dataclasses.dataclass
@@ -98,7 +95,7 @@ class ModelConfig:
         return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -106,7 +103,7 @@ class ModelConfig:
         return cls(**d)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelConfig":
+    def from_json(cls, text: str) -> ModelConfig:
         return cls.from_dict(json.loads(text))
 
 
@@ -125,10 +122,172 @@ def preset(name: str, **overrides: Any) -> ModelConfig:
         "dfe_afb": dict(variant="dfe_afb", backbone="resnet101"),
         "dfe": dict(variant="dfe", backbone="resnet101"),
         "baseline": dict(variant="baseline", backbone="resnet50"),
-        "quick": dict(variant="full", backbone="tiny", backbone_weights=None, dmg_width=32, frozen_stages=0,
-                      freeze_batchnorm=False, input_size=(120, 160), atrous_rates=(1, 1, 2, 4)),
+        "quick": dict(
+            variant="full",
+            backbone="tiny",
+            backbone_weights=None,
+            dmg_width=32,
+            frozen_stages=0,
+            freeze_batchnorm=False,
+            input_size=(120, 160),
+            atrous_rates=(1, 1, 2, 4),
+        ),
         "tiny": dict(variant="full", backbone="tiny", backbone_weights=None, dmg_width=8, input_size=(64, 96)),
     }
     if name not in presets:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(presets)}")
     return ModelConfig(**{**presets[name], **overrides})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a run needs besides the model architecture (written to config.json)."""
+
+    model_dir: str
+    data_dir: str = ""
+    source: str = "prepared"  # 'prepared' (data_dir/<train_split>) or 'synthetic' (made on first use)
+    train_split: str = "train"
+    val_split: str = "test"
+    synthetic_train_frames: int = 600
+    synthetic_val_frames: int = 60
+    synthetic_height: int = 480  # size the synthetic frames are rendered at (NYU's 480x640 by default)
+    synthetic_width: int = 640
+    batch_size: int = PAPER_BATCH_SIZE
+    epochs: float = PAPER_EPOCHS
+    steps_per_epoch: int = PAPER_STEPS_PER_EPOCH
+    train_steps: int = 0  # > 0 overrides epochs * steps_per_epoch
+    decay_epochs: float = PAPER_DECAY_EPOCHS
+    decay_steps: int = 0  # > 0 overrides decay_epochs (scaled with train_steps when that is set)
+    dfe_lr: float = 1e-5
+    dfe_end_lr: float = 1e-7
+    dmg_lr: float = 1e-4
+    dmg_end_lr: float = 1e-6
+    lr_power: float = 1.0
+    eval_every: int = 0  # steps; 0 = once per epoch
+    eval_frames: int = 0  # 0 = the whole validation split
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 5
+    log_every: int = 50
+    image_every: int = 500
+    seed: int = 0
+    deterministic: bool = False
+    precision: str = "fp32"
+    recompute: bool = False  # recompute backbone activations in the backward pass (memory for time)
+    strategy: str = "default"  # 'default', 'mirrored' or 'multi_worker' (depthnet.distribute)
+    input_sharding: str = "auto"  # multi-worker input: 'auto', 'files' or 'batches' (depthnet.distribute)
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.train_steps) if self.train_steps > 0 else int(round(self.epochs * self.steps_per_epoch))
+
+    @property
+    def resolved_decay_steps(self) -> int:
+        """decay_steps, or decay_epochs of training; with train_steps, the same fraction (16/20) of it."""
+        if self.decay_steps > 0:
+            return int(self.decay_steps)
+        if self.train_steps > 0:
+            return max(1, int(round(self.train_steps * self.decay_epochs / self.epochs)))
+        return max(1, int(round(self.decay_epochs * self.steps_per_epoch)))
+
+    @property
+    def resolved_eval_every(self) -> int:
+        return int(self.eval_every) if self.eval_every > 0 else int(self.steps_per_epoch)
+
+
+# ---------------------------------------------------------------------------------------------- experiments
+
+QUICK_STEPS = 3600
+QUICK_TRAIN_FRAMES = 1200
+QUICK_VAL_FRAMES = 60
+QUICK_FRAME_SIZE = (240, 320)  # the quick scenes are rendered at this size; the quick model works at 156x208
+
+# The paper's fine-tuning run (sec. 3.4), shared by the four Table 1 rows.
+_PAPER_RUN: dict[str, Any] = dict(
+    source="prepared",
+    train_split="train",
+    val_split="test",
+    batch_size=PAPER_BATCH_SIZE,
+    epochs=PAPER_EPOCHS,
+    steps_per_epoch=PAPER_STEPS_PER_EPOCH,
+    decay_epochs=PAPER_DECAY_EPOCHS,
+    dfe_lr=1e-5,
+    dfe_end_lr=1e-7,
+    dmg_lr=1e-4,
+    dmg_end_lr=1e-6,
+    lr_power=1.0,
+    eval_every=50_000,
+    checkpoint_every=5000,
+    keep_checkpoints=5,
+    log_every=100,
+    image_every=2000,
+)
+
+
+def _quick_run(
+    steps: int = QUICK_STEPS, train_frames: int = QUICK_TRAIN_FRAMES, val_frames: int = QUICK_VAL_FRAMES
+) -> dict[str, Any]:
+    """The main job's run: from scratch on a CPU, so 10x the paper's learning rates (1e-3 -> 1e-5),
+    decayed over the whole run (the paper's 16-of-20-epoch decay would leave a short run's last fifth
+    at 1e-5)."""
+    return dict(
+        source="synthetic",
+        data_dir="data/synthetic",
+        synthetic_train_frames=train_frames,
+        synthetic_val_frames=val_frames,
+        synthetic_height=QUICK_FRAME_SIZE[0],
+        synthetic_width=QUICK_FRAME_SIZE[1],
+        batch_size=PAPER_BATCH_SIZE,
+        train_steps=steps,
+        decay_steps=steps,
+        eval_every=steps,
+        checkpoint_every=max(1, steps // 4),
+        log_every=100,
+        image_every=max(1, steps // 4),
+        dfe_lr=1e-3,
+        dfe_end_lr=1e-5,
+        dmg_lr=1e-3,
+        dmg_end_lr=1e-5,
+    )
+
+
+# name -> (model preset, model overrides written to the flagfile, training settings)
+EXPERIMENTS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
+    "full": ("full", {"backbone_weights": "imagenet"}, _PAPER_RUN),
+    "dfe_afb": ("dfe_afb", {"backbone_weights": "imagenet"}, _PAPER_RUN),
+    "dfe": ("dfe", {"backbone_weights": "imagenet"}, _PAPER_RUN),
+    "baseline": ("baseline", {"backbone_weights": "imagenet"}, _PAPER_RUN),
+    "quick": ("quick", {}, _quick_run()),
+}
+
+
+def experiment(
+    name: str,
+    model_dir: str = "",
+    quick_steps: Optional[int] = None,
+    quick_train_frames: Optional[int] = None,
+    quick_val_frames: Optional[int] = None,
+    **train_overrides: Any,
+) -> tuple[ModelConfig, TrainConfig]:
+    """(ModelConfig, TrainConfig) of a named experiment; `train_overrides` replace training settings.
+
+    For 'quick', `quick_steps` / `quick_train_frames` / `quick_val_frames` resize the run consistently
+    (checkpoint and picture intervals follow the step count).
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    preset_name, model_overrides, run = EXPERIMENTS[name]
+    if name == "quick":
+        run = _quick_run(
+            quick_steps or QUICK_STEPS, quick_train_frames or QUICK_TRAIN_FRAMES, quick_val_frames or QUICK_VAL_FRAMES
+        )
+    return preset(preset_name, **model_overrides), TrainConfig(model_dir=model_dir, **{**run, **train_overrides})
+
+
+def experiment_flags(name: str) -> list[str]:
+    """The `depthnet-train` flags of an experiment, one per line, as in experiments/<name>.flags."""
+    preset_name, model_overrides, run = EXPERIMENTS[name]
+    return (
+        [f"--config={preset_name}"]
+        + [f"--{k}={v}" for k, v in model_overrides.items()]
+        + [f"--{k}={v}" for k, v in run.items()]
+    )

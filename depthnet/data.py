@@ -47,12 +47,14 @@ upsample the prediction to it); ``depth_input``/``mask_input`` [B,h,w,1] the gro
 preprocessed exactly like ``image`` (nearest resize + the same crop), i.e. at the loss resolution for
 in-training validation; ``scene``, ``frame`` string [B].
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -86,7 +88,10 @@ def resize_for_crop(crop_size: Sequence[int]) -> tuple[int, int]:
     evaluation and inference feed the whole frame at it (``predict``'s working size).
     """
     h, w = (int(s) for s in crop_size)
-    return (4 * max(1, round(h * NYU_RESIZE[0] / NYU_CROP[0] / 4)), 4 * max(1, round(w * NYU_RESIZE[1] / NYU_CROP[1] / 4)))
+    return (
+        4 * max(1, round(h * NYU_RESIZE[0] / NYU_CROP[0] / 4)),
+        4 * max(1, round(w * NYU_RESIZE[1] / NYU_CROP[1] / 4)),
+    )
 
 
 def describe() -> dict[str, Any]:
@@ -121,13 +126,12 @@ def _check_size(name: str, size: Size) -> Optional[tuple[int, int]]:
 
 
 def _check_crop(resize_to: Optional[tuple[int, int]], crop_size: Optional[tuple[int, int]]) -> None:
-    if resize_to is not None and crop_size is not None:
-        if crop_size[0] > resize_to[0] or crop_size[1] > resize_to[1]:
-            raise ValueError(
-                f"crop_size {crop_size[0]}x{crop_size[1]} is larger than the resized image "
-                f"{resize_to[0]}x{resize_to[1]}; use a crop no larger than resize_to (paper: "
-                f"{NYU_CROP[0]}x{NYU_CROP[1]} from {NYU_RESIZE[0]}x{NYU_RESIZE[1]}) or crop_size=None"
-            )
+    if resize_to is not None and crop_size is not None and (crop_size[0] > resize_to[0] or crop_size[1] > resize_to[1]):
+        raise ValueError(
+            f"crop_size {crop_size[0]}x{crop_size[1]} is larger than the resized image "
+            f"{resize_to[0]}x{resize_to[1]}; use a crop no larger than resize_to (paper: "
+            f"{NYU_CROP[0]}x{NYU_CROP[1]} from {NYU_RESIZE[0]}x{NYU_RESIZE[1]}) or crop_size=None"
+        )
 
 
 def center_crop(x: tf.Tensor, crop_size: Sequence[int]) -> tf.Tensor:

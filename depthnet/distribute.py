@@ -53,6 +53,7 @@ The ports must be reachable between the machines; start all workers within a few
 other (the first collective waits for every worker). A worker that dies makes the others fail at
 their next collective (set DEPTHNET_COLLECTIVE_TIMEOUT=<seconds> to bound that wait).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -60,7 +61,8 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 import tensorflow as tf
 
@@ -80,8 +82,9 @@ def split_cpu(num_devices: int) -> list[str]:
     Returns the logical CPU device names.
     """
     cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()
-                                                     for _ in range(int(num_devices))])
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(int(num_devices))]
+    )
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
@@ -101,7 +104,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         timeout = os.environ.get(TIMEOUT_ENV)
         options = tf.distribute.experimental.CommunicationOptions(
             implementation=tf.distribute.experimental.CommunicationImplementation.AUTO,
-            timeout_seconds=float(timeout) if timeout else None)
+            timeout_seconds=float(timeout) if timeout else None,
+        )
         _MULTI_WORKER = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     return _MULTI_WORKER
 
@@ -143,8 +147,9 @@ class NonChiefCheckpointManager:
     def save(self, checkpoint_number: Optional[int] = None) -> Optional[str]:
         scratch = tempfile.mkdtemp(prefix=f"depthnet_{self._task}_ckpt_")
         try:
-            tf.train.CheckpointManager(self._checkpoint, scratch, max_to_keep=1,
-                                       step_counter=self._step_counter).save(checkpoint_number=checkpoint_number)
+            tf.train.CheckpointManager(self._checkpoint, scratch, max_to_keep=1, step_counter=self._step_counter).save(
+                checkpoint_number=checkpoint_number
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return None
@@ -154,8 +159,9 @@ class NonChiefCheckpointManager:
         return tf.train.latest_checkpoint(self.directory)
 
 
-def checkpoint_manager(checkpoint: tf.train.Checkpoint, directory: str, max_to_keep: int, step_counter,
-                       strategy: tf.distribute.Strategy):
+def checkpoint_manager(
+    checkpoint: tf.train.Checkpoint, directory: str, max_to_keep: int, step_counter, strategy: tf.distribute.Strategy
+):
     """tf.train.CheckpointManager on the chief; a write-and-delete stand-in on the other workers."""
     task_type, task_id, chief = worker(strategy)
     if chief:
@@ -199,9 +205,16 @@ def resolve_sharding(sharding: str, num_pipelines: int, num_files: int) -> str:
     return "files"
 
 
-def dataset_fn(train_dir: str, global_batch: int, crop_size: Sequence[int], seed: Optional[int],
-               deterministic: bool, sharding: str = "auto", log: Callable[[str], None] = print,
-               **kwargs) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
+def dataset_fn(
+    train_dir: str,
+    global_batch: int,
+    crop_size: Sequence[int],
+    seed: Optional[int],
+    deterministic: bool,
+    sharding: str = "auto",
+    log: Callable[[str], None] = print,
+    **kwargs,
+) -> Callable[[tf.distribute.InputContext], tf.data.Dataset]:
     """The per-worker pipeline for `strategy.distribute_datasets_from_function` (kwargs -> data.train_dataset)."""
 
     def make(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -212,29 +225,52 @@ def dataset_fn(train_dir: str, global_batch: int, crop_size: Sequence[int], seed
         if sharding == "files" and mode == "batches":
             log(f"input: {train_dir} has fewer shard files than the {pipelines} workers; sharding by batches")
         if mode == "none":
-            return data.train_dataset(train_dir, batch_size=per_replica, crop_size=crop_size, seed=seed,
-                                      deterministic=deterministic, **kwargs)
+            return data.train_dataset(
+                train_dir, batch_size=per_replica, crop_size=crop_size, seed=seed, deterministic=deterministic, **kwargs
+            )
         if mode == "files":
             worker_seed = None if seed is None else int(seed) + 1_000_033 * index
-            return data.train_dataset(_shard_view(train_dir, pipelines, index), batch_size=per_replica,
-                                      crop_size=crop_size, seed=worker_seed, deterministic=deterministic, **kwargs)
+            return data.train_dataset(
+                _shard_view(train_dir, pipelines, index),
+                batch_size=per_replica,
+                crop_size=crop_size,
+                seed=worker_seed,
+                deterministic=deterministic,
+                **kwargs,
+            )
         # 'batches': the whole stream in per-worker batches, every pipelines-th from `index`, split per replica.
-        ds = data.train_dataset(train_dir, batch_size=per_replica * local_replicas, crop_size=crop_size, seed=seed,
-                                deterministic=deterministic, **kwargs)
+        ds = data.train_dataset(
+            train_dir,
+            batch_size=per_replica * local_replicas,
+            crop_size=crop_size,
+            seed=seed,
+            deterministic=deterministic,
+            **kwargs,
+        )
         return ds.shard(pipelines, index).rebatch(per_replica, drop_remainder=True)
 
     return make
 
 
-def distributed_train_dataset(strategy: tf.distribute.Strategy, train_dir: str, global_batch: int,
-                              crop_size: Sequence[int], seed: Optional[int], deterministic: bool,
-                              sharding: str = "auto", log: Callable[[str], None] = print, **kwargs):
+def distributed_train_dataset(
+    strategy: tf.distribute.Strategy,
+    train_dir: str,
+    global_batch: int,
+    crop_size: Sequence[int],
+    seed: Optional[int],
+    deterministic: bool,
+    sharding: str = "auto",
+    log: Callable[[str], None] = print,
+    **kwargs,
+):
     """The training stream as a distributed dataset: per step, one per-replica batch on every replica."""
     resolve_sharding(sharding, 1, 1)  # validates the name
     replicas = strategy.num_replicas_in_sync
     if global_batch % replicas:
-        raise ValueError(f"--batch_size={global_batch} (the global batch) must be divisible by the "
-                         f"{replicas} replicas; use a multiple of {replicas}")
+        raise ValueError(
+            f"--batch_size={global_batch} (the global batch) must be divisible by the "
+            f"{replicas} replicas; use a multiple of {replicas}"
+        )
     fn = dataset_fn(train_dir, global_batch, crop_size, seed, deterministic, sharding, log, **kwargs)
     options = tf.distribute.InputOptions(experimental_fetch_to_device=True)
     return strategy.distribute_datasets_from_function(fn, options)

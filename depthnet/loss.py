@@ -4,6 +4,7 @@ Resolution (ours): the network predicts at half the input size; the prediction i
 upsampled to the ground truth's size and the loss is taken there, so every labelled pixel counts
 and invalid (zero) ground truth is never resampled into valid values.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf

@@ -17,6 +17,7 @@ Each example holds the full-resolution frame, losslessly:
 The manifest (``manifest.json``) records source, split, frame count, depth unit and a sha256 per
 shard; :func:`read_manifest` checks it and says what to do when something is missing.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,7 +32,6 @@ MANIFEST_NAME = "manifest.json"
 DEFAULT_DEPTH_SCALE = 1000.0  # millimetres
 MAX_STORED_VALUE = 65535
 PNG_COMPRESSION = 1  # zlib level: ~8x faster to write than the default, ~15% larger, still lossless
-
 
 
 @dataclasses.dataclass

@@ -3,16 +3,16 @@
 l = (l_init - l_end) * (1 - min(step, decay_steps) / decay_steps) ** power + l_end
 DFE: 1e-5 -> 1e-7; DMG: 1e-4 -> 1e-6; decay_steps = 16 epochs; power = 1.0.
 """
+
 from __future__ import annotations
 
 import dataclasses
 
 import keras
 
-PAPER_STEPS_PER_EPOCH = 50_000
-PAPER_EPOCHS = 20
-PAPER_DECAY_EPOCHS = 16
-PAPER_BATCH_SIZE = 3
+from depthnet.config import PAPER_BATCH_SIZE, PAPER_DECAY_EPOCHS, PAPER_EPOCHS, PAPER_STEPS_PER_EPOCH
+
+__all__ = ["PAPER_BATCH_SIZE", "PAPER_DECAY_EPOCHS", "PAPER_EPOCHS", "PAPER_STEPS_PER_EPOCH", "GroupSchedule"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +56,9 @@ def paper_schedules(
     }
 
 
-def build_optimizers(schedules: dict[str, GroupSchedule], variables: dict[str, list]) -> dict[str, keras.optimizers.Optimizer]:
+def build_optimizers(
+    schedules: dict[str, GroupSchedule], variables: dict[str, list]
+) -> dict[str, keras.optimizers.Optimizer]:
     """One Adam per group, built on its variables so slots exist before a checkpoint restores them.
 
     Each optimizer's `iterations` counts the steps it applied, so both groups follow the same step.

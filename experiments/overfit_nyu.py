@@ -13,6 +13,7 @@ metrics use batch statistics (training-mode BatchNorm) on the fitted batch; the 
     python experiments/overfit_nyu.py --steps=60 --precision=fp32 --work_dir=runs/overfit_nyu
     python experiments/overfit_nyu.py --resize=156,208 --crop=120,160   # the same network at half scale, 4x faster
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,19 @@ import time
 from absl import app, flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("samples", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared",
-                                            "nyu_samples", "supergradients_nyu2_mini_test", "nyu2_mini_test.csv"),
-                    "CSV of real NYU RGB / 16-bit depth pairs.")
+flags.DEFINE_string(
+    "samples",
+    os.path.join(
+        os.path.dirname(os.path.abspath(__file__)),
+        "..",
+        "..",
+        "shared",
+        "nyu_samples",
+        "supergradients_nyu2_mini_test",
+        "nyu2_mini_test.csv",
+    ),
+    "CSV of real NYU RGB / 16-bit depth pairs.",
+)
 flags.DEFINE_string("work_dir", "runs/overfit_nyu", "Where the shards and results go.")
 flags.DEFINE_integer("frames", 3, "How many of the real frames to fit (one batch).")
 flags.DEFINE_integer("steps", 60, "Training steps.")
@@ -40,20 +51,46 @@ def main(argv) -> None:
 
     from data_prep.prepare import Options, prepare
     from depthnet import data
-    from depthnet.config import preset
+    from depthnet.config import TrainConfig, preset
     from depthnet.metrics import compute_depth_metrics
-    from depthnet.train import TrainConfig, Trainer
+    from depthnet.training import Trainer
 
     data_dir = os.path.join(FLAGS.work_dir, "data")
-    prepare(Options(source="pairs", input=os.path.abspath(FLAGS.samples), output_dir=data_dir, split="train",
-                    max_frames=FLAGS.frames, shuffle=False, progress=False))
-    batch = next(iter(data.train_dataset(os.path.join(data_dir, "train"), batch_size=FLAGS.frames, augment=False,
-                                         resize_to=tuple(int(v) for v in FLAGS.resize),
-                                         crop_size=tuple(int(v) for v in FLAGS.crop),
-                                         shuffle_buffer=0, seed=0, deterministic=True)))
+    prepare(
+        Options(
+            source="pairs",
+            input=os.path.abspath(FLAGS.samples),
+            output_dir=data_dir,
+            split="train",
+            max_frames=FLAGS.frames,
+            shuffle=False,
+            progress=False,
+        )
+    )
+    batch = next(
+        iter(
+            data.train_dataset(
+                os.path.join(data_dir, "train"),
+                batch_size=FLAGS.frames,
+                augment=False,
+                resize_to=tuple(int(v) for v in FLAGS.resize),
+                crop_size=tuple(int(v) for v in FLAGS.crop),
+                shuffle_buffer=0,
+                seed=0,
+                deterministic=True,
+            )
+        )
+    )
     config = preset("full", backbone_weights=None, frozen_stages=0, freeze_batchnorm=False)
-    run = TrainConfig(model_dir=os.path.join(FLAGS.work_dir, "model"), train_steps=FLAGS.steps, dfe_lr=FLAGS.lr,
-                      dfe_end_lr=FLAGS.lr, dmg_lr=FLAGS.lr, dmg_end_lr=FLAGS.lr, precision=FLAGS.precision)
+    run = TrainConfig(
+        model_dir=os.path.join(FLAGS.work_dir, "model"),
+        train_steps=FLAGS.steps,
+        dfe_lr=FLAGS.lr,
+        dfe_end_lr=FLAGS.lr,
+        dmg_lr=FLAGS.lr,
+        dmg_end_lr=FLAGS.lr,
+        precision=FLAGS.precision,
+    )
     trainer = Trainer(config, run)
 
     def score() -> dict:
@@ -66,13 +103,23 @@ def main(argv) -> None:
         out = trainer.train_step(batch["image"], batch["depth"], batch["mask"])
         losses.append(float(out["loss"]))
         if (step + 1) % 10 == 0 or step == 0:
-            print(f"step {step + 1}/{FLAGS.steps}  loss {losses[-1]:.4f}  "
-                  f"{(time.time() - start) / (step + 1):.1f} s/step", flush=True)
+            print(
+                f"step {step + 1}/{FLAGS.steps}  loss {losses[-1]:.4f}  "
+                f"{(time.time() - start) / (step + 1):.1f} s/step",
+                flush=True,
+            )
     after = score()
-    result = {"frames": FLAGS.frames, "steps": FLAGS.steps, "precision": FLAGS.precision,
-              "seconds_per_step": (time.time() - start) / FLAGS.steps, "loss_first": losses[0],
-              "loss_last": losses[-1], "before": before, "after": after,
-              "note": "metrics on the fitted frames with training-mode BatchNorm (batch statistics)"}
+    result = {
+        "frames": FLAGS.frames,
+        "steps": FLAGS.steps,
+        "precision": FLAGS.precision,
+        "seconds_per_step": (time.time() - start) / FLAGS.steps,
+        "loss_first": losses[0],
+        "loss_last": losses[-1],
+        "before": before,
+        "after": after,
+        "note": "metrics on the fitted frames with training-mode BatchNorm (batch statistics)",
+    }
     os.makedirs(FLAGS.work_dir, exist_ok=True)
     with open(os.path.join(FLAGS.work_dir, "overfit.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)

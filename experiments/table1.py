@@ -14,6 +14,7 @@ state its protocol beyond "similar to previous works" (Eigen et al.).
 
 Needs only the standard library (no TensorFlow), so it runs anywhere the metrics files are.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PAPER_JSON = os.path.join(HERE, "paper_table1.json")
 ROWS = ("baseline", "dfe", "dfe_afb", "full")
 # Table 1 column -> key in our metrics.json
-COLUMNS = (("rel", "abs_rel"), ("rms", "rmse"), ("log10", "log10"),
-           ("delta1", "delta1"), ("delta2", "delta2"), ("delta3", "delta3"))
+COLUMNS = (
+    ("rel", "abs_rel"),
+    ("rms", "rmse"),
+    ("log10", "log10"),
+    ("delta1", "delta1"),
+    ("delta2", "delta2"),
+    ("delta3", "delta3"),
+)
 HEADERS = ("rel", "rms", "log10", "δ<1.25", "δ<1.25²", "δ<1.25³")
 MISSING = "—"
 
@@ -39,7 +46,8 @@ def find_metrics(path: str) -> str:
         if os.path.isfile(c):
             return c
     raise FileNotFoundError(
-        f"no metrics.json at {path!r} (looked for {', '.join(candidates[1:])}); run depthnet-eval first")
+        f"no metrics.json at {path!r} (looked for {', '.join(candidates[1:])}); run depthnet-eval first"
+    )
 
 
 def load_ours(path: str) -> dict[str, Any]:
@@ -53,9 +61,13 @@ def load_ours(path: str) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{metrics_path} lacks {missing}")
     protocol_text = payload.get("protocol_text") or json.dumps(payload.get("protocol", "unknown"), sort_keys=True)
-    return {"metrics_path": os.path.abspath(metrics_path), "values": {c: float(metrics[k]) for c, k in COLUMNS},
-            "protocol": payload.get("protocol"), "protocol_text": protocol_text,
-            "num_images": metrics.get("num_images")}
+    return {
+        "metrics_path": os.path.abspath(metrics_path),
+        "values": {c: float(metrics[k]) for c, k in COLUMNS},
+        "protocol": payload.get("protocol"),
+        "protocol_text": protocol_text,
+        "num_images": metrics.get("num_images"),
+    }
 
 
 def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) -> tuple[str, dict[str, Any]]:
@@ -66,10 +78,24 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
     rows = []
     for name in ROWS:
         ref = paper["rows"][name]
-        rows.append({"row": name, "label": ref["label"], "backbone": ref["backbone"], "source": "paper",
-                     "values": {c: ref[c] for c, _ in COLUMNS}, "protocol": None})
-        ours: dict[str, Any] = {"row": name, "label": ref["label"], "backbone": ref["backbone"], "source": "ours",
-                                "values": None, "protocol": None}
+        rows.append(
+            {
+                "row": name,
+                "label": ref["label"],
+                "backbone": ref["backbone"],
+                "source": "paper",
+                "values": {c: ref[c] for c, _ in COLUMNS},
+                "protocol": None,
+            }
+        )
+        ours: dict[str, Any] = {
+            "row": name,
+            "label": ref["label"],
+            "backbone": ref["backbone"],
+            "source": "ours",
+            "values": None,
+            "protocol": None,
+        }
         if runs.get(name):
             ours.update(load_ours(runs[name]))
             text = ours["protocol_text"]
@@ -78,8 +104,10 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
             ours["protocol_label"] = protocols[text]
         rows.append(ours)
 
-    lines = ["| method | base network | | " + " | ".join(HEADERS) + " | protocol |",
-             "|---|---|---|" + "---|" * len(HEADERS) + "---|"]
+    lines = [
+        "| method | base network | | " + " | ".join(HEADERS) + " | protocol |",
+        "|---|---|---|" + "---|" * len(HEADERS) + "---|",
+    ]
     for r in rows:
         if r["values"] is None:
             cells = [MISSING] * len(COLUMNS)
@@ -96,8 +124,11 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
     md += "\nrel, rms, log10: lower is better; δ: higher is better. Paper: Table 1, 'ours' block.\n"
     if protocols:
         md += "\nProtocols of our rows:\n\n" + "".join(f"- [{label}] {text}\n" for text, label in protocols.items())
-    table = {"rows": rows, "protocols": {label: text for text, label in protocols.items()},
-             "paper_source": paper.get("source")}
+    table = {
+        "rows": rows,
+        "protocols": {label: text for text, label in protocols.items()},
+        "paper_source": paper.get("source"),
+    }
     return md, table
 
 

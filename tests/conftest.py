@@ -1,13 +1,16 @@
 """Shared test fixtures: quiet TensorFlow, the real NYU samples in ../shared, small model configs."""
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pathlib
+import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # `import helpers` from every test folder (--import-mode=importlib)
 SAMPLES = REPO.parent / "shared" / "nyu_samples"
 
 

@@ -1,4 +1,5 @@
 """Helpers shared by the test files: small random RGB-D frames, CLI runs, one tiny trained run per session."""
+
 import os
 import shutil
 import subprocess
@@ -14,7 +15,8 @@ BIN = os.path.dirname(sys.executable)
 
 def script(name):
     path = os.path.join(BIN, name)
-    return [path] if os.path.exists(path) else [sys.executable, "-m", "depthnet." + name.split("-")[1]]
+    module = {"eval": "evaluate"}.get(name.split("-")[1], name.split("-")[1])
+    return [path] if os.path.exists(path) else [sys.executable, "-m", "depthnet.cli." + module]
 
 
 def run_cli(args, **kw):
@@ -33,8 +35,8 @@ def random_frames(n, seed, height=78, width=104):
 
 def shared_tiny_run(tmp_path_factory):
     """A tiny run trained for 2 steps (shared by the test files of one pytest session)."""
-    from depthnet.config import preset
-    from depthnet.train import TrainConfig, train
+    from depthnet.config import TrainConfig, preset
+    from depthnet.training import train
 
     base = tmp_path_factory.getbasetemp() / "shared_tiny_run"
     model_dir, data_root = base / "run", base / "data"
@@ -46,8 +48,20 @@ def shared_tiny_run(tmp_path_factory):
         random.seed(0)
         data.write_split(random_frames(4, 0), str(data_root / "train"))
         data.write_split(random_frames(2, 1), str(data_root / "test"))
-        train(preset("tiny"), TrainConfig(model_dir=str(model_dir), data_dir=str(data_root), train_steps=2,
-                                          batch_size=2, eval_every=2, log_every=1, image_every=0,
-                                          checkpoint_every=2, seed=0), log=lambda s: None)
+        train(
+            preset("tiny"),
+            TrainConfig(
+                model_dir=str(model_dir),
+                data_dir=str(data_root),
+                train_steps=2,
+                batch_size=2,
+                eval_every=2,
+                log_every=1,
+                image_every=0,
+                checkpoint_every=2,
+                seed=0,
+            ),
+            log=lambda s: None,
+        )
         (base / "done").write_text("ok")
     return str(model_dir), str(data_root)

@@ -3,6 +3,7 @@
 Real NYU Depth V2 frames come from the `nyu_samples` fixture (see /work/shared/nyu_samples/SOURCES.md); synthetic images
 are built here with numpy/PIL where an exact expected value is needed.
 """
+
 from __future__ import annotations
 
 import os
@@ -100,7 +101,9 @@ def test_load_rgb_converts_gray_rgba_palette_la(tmp_path):
     np.testing.assert_array_equal(out[0], [[10, 20, 30], [255, 255, 255], half])
 
     Image.fromarray(np.array([[[50, 200]]], np.uint8).reshape(1, 1, 2), "LA").save(tmp_path / "la.png")
-    np.testing.assert_array_equal(imageio.load_rgb(tmp_path / "la.png")[0, 0], [round(50 * 200 / 255 + 255 * 55 / 255)] * 3)
+    np.testing.assert_array_equal(
+        imageio.load_rgb(tmp_path / "la.png")[0, 0], [round(50 * 200 / 255 + 255 * 55 / 255)] * 3
+    )
 
     pal = Image.fromarray(np.array([[0, 1], [2, 1]], np.uint8), "P")
     pal.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * (256 * 3 - 9))
@@ -185,10 +188,9 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     target = tmp_path / "out.png"
     imageio.save_image(target, Image.fromarray(np.zeros((2, 2), np.uint8)))
     before = target.read_bytes()
-    with pytest.raises(RuntimeError):
-        with imageio.atomic_write(target) as f:
-            f.write(b"partial data")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), imageio.atomic_write(target) as f:
+        f.write(b"partial data")
+        raise RuntimeError("interrupted")
     assert target.read_bytes() == before
     assert os.listdir(tmp_path) == ["out.png"]  # no temp file left behind
     visualize.save_png(target, np.full((3, 4, 3), 9, np.uint8))  # replaces atomically
@@ -314,7 +316,9 @@ def test_backproject_real_nyu_matches_hand_computation(holey_frame):
         assert valid[v, u]
         z = depth[v, u]
         i = order[v * depth.shape[1] + u]
-        np.testing.assert_allclose(points[i], [(u - 325.58245) * z / 518.8579, (v - 253.73617) * z / 519.46961, z], rtol=1e-6)
+        np.testing.assert_allclose(
+            points[i], [(u - 325.58245) * z / 518.8579, (v - 253.73617) * z / 519.46961, z], rtol=1e-6
+        )
         np.testing.assert_array_equal(colors[i], rgb[v, u])
     x, y, z = points.astype(np.float64).T
     np.testing.assert_allclose(k.fx * x / z + k.cx, us, atol=1e-3)
@@ -435,7 +439,9 @@ def test_bokeh_invalid_depth_counts_as_farthest():
     r = bokeh.blur_radius(depth, 2.0, aperture=40.0, max_radius=50)
     np.testing.assert_allclose(r, [[20.0, 10.0, 10.0, 10.0]])
     rgb = _texture(8, 8)
-    np.testing.assert_array_equal(bokeh.render_bokeh(rgb, np.linspace(0.5, 9, 64).reshape(8, 8), 2.0, aperture=0.0), rgb)
+    np.testing.assert_array_equal(
+        bokeh.render_bokeh(rgb, np.linspace(0.5, 9, 64).reshape(8, 8), 2.0, aperture=0.0), rgb
+    )
     with pytest.raises(ValueError, match="resize"):
         bokeh.render_bokeh(np.zeros((4, 4, 3), np.uint8), np.ones((2, 2)), 1.0)
     with pytest.raises(ValueError, match="focus_depth"):

@@ -1,4 +1,5 @@
 """depthnet.data: the paper's resize/crop, augmentation, determinism and errors, on small shards written here."""
+
 import itertools
 import os
 
@@ -223,8 +224,8 @@ def test_flip_is_joint_and_photometric_params_in_paper_ranges(small_split, small
         factors.append(f.mean())
         deltas.append(delta.mean())
     factors, deltas = np.array(factors), np.array(deltas)
-    assert 0.8 - 1e-3 <= factors.min() and factors.max() <= 1.2 + 1e-3
-    assert -0.2 - 1e-3 <= deltas.min() and deltas.max() <= 0.2 + 1e-3
+    assert factors.min() >= 0.8 - 1e-3 and factors.max() <= 1.2 + 1e-3
+    assert deltas.min() >= -0.2 - 1e-3 and deltas.max() <= 0.2 + 1e-3
     assert np.ptp(factors) > 0.2 and np.ptp(deltas) > 0.2  # the ranges are actually used
     assert 15 <= sum(flips) <= 45  # Binomial(60, 0.5): both cases occur, p ~ 0.5
 
@@ -259,7 +260,7 @@ def test_augmented_image_is_clipped_to_unit_range():
     depth = tf.ones([8, 8, 1])
     for s in range(20):
         out, _, _ = data.augment(image, depth, depth, tf.constant([s, 0], tf.int64))
-        assert 0.0 <= out.numpy().min() and out.numpy().max() <= 1.0
+        assert out.numpy().min() >= 0.0 and out.numpy().max() <= 1.0
 
 
 def test_eval_is_never_augmented(small_split, small_frames):
@@ -324,7 +325,7 @@ def test_shapes_and_dtypes(nyu_split):
     assert batch["image"].shape == (3, 240, 320, 3) and batch["image"].dtype == tf.float32
     assert batch["depth"].shape == (3, 240, 320, 1) and batch["depth"].dtype == tf.float32
     assert batch["mask"].shape == (3, 240, 320, 1) and batch["mask"].dtype == tf.float32
-    assert 0.0 <= float(tf.reduce_min(batch["image"])) and float(tf.reduce_max(batch["image"])) <= 1.0
+    assert float(tf.reduce_min(batch["image"])) >= 0.0 and float(tf.reduce_max(batch["image"])) <= 1.0
     spec = data.train_dataset(nyu_split).element_spec
     assert spec["image"].shape.as_list() == [3, 240, 320, 3]  # static, for Keras
     ev = next(iter(data.eval_dataset(nyu_split, batch_size=2)))

@@ -5,6 +5,7 @@ BatchNorm is frozen (as in the paper), so per-replica batch statistics cannot di
 global batch's. The strategies run in fresh subprocesses (logical devices and the collective runtime
 must be configured before TensorFlow initialises); this file is also the subprocesses' script.
 """
+
 import json
 import os
 import signal
@@ -53,12 +54,26 @@ def _model_config():
 
 
 def _run_config(model_dir, data_root, strategy="default"):
-    from depthnet.train import TrainConfig
+    from depthnet.config import TrainConfig
 
-    return TrainConfig(model_dir=model_dir, data_dir=data_root, train_steps=STEPS, decay_steps=100,
-                       batch_size=GLOBAL_BATCH, checkpoint_every=2, eval_every=STEPS, eval_frames=2, log_every=1,
-                       image_every=STEPS, seed=5, deterministic=True, dmg_lr=LR, dfe_lr=LR, strategy=strategy,
-                       input_sharding="batches")
+    return TrainConfig(
+        model_dir=model_dir,
+        data_dir=data_root,
+        train_steps=STEPS,
+        decay_steps=100,
+        batch_size=GLOBAL_BATCH,
+        checkpoint_every=2,
+        eval_every=STEPS,
+        eval_frames=2,
+        log_every=1,
+        image_every=STEPS,
+        seed=5,
+        deterministic=True,
+        dmg_lr=LR,
+        dfe_lr=LR,
+        strategy=strategy,
+        input_sharding="batches",
+    )
 
 
 def _save_weights(path, weights):
@@ -71,8 +86,8 @@ def _load_weights(path):
 
 
 def _recorded_train(model_config, run, init_path, log):
-    """depthnet.train.train(), with the Trainer it builds starting from `init_path`'s weights; (summary, trainer)."""
-    from depthnet import train as train_module
+    """depthnet.training.train(), with the Trainer it builds starting from `init_path`'s weights; (summary, trainer)."""
+    from depthnet import training as train_module
 
     created = []
     original = train_module.Trainer
@@ -114,8 +129,14 @@ def _free_ports(n):
 
 def _spawn(args, env_extra):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env_extra}
-    return subprocess.Popen([sys.executable, os.path.abspath(__file__), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _finish(procs, deadline):
@@ -137,7 +158,7 @@ def _finish(procs, deadline):
 def _result(output):
     lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
     assert lines, output[-4000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 # ------------------------------------------------------------------------------------ in-process
@@ -164,13 +185,16 @@ def test_input_shards_union_is_the_single_device_global_batch(data_root):
     seen = []
     for index in range(2):
         context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=index, num_replicas_in_sync=2)
-        fn = distribute.dataset_fn(train_dir, GLOBAL_BATCH, SIZE, seed=7, deterministic=True, sharding="auto",
-                                   keep_ids=True, repeat=False)
+        fn = distribute.dataset_fn(
+            train_dir, GLOBAL_BATCH, SIZE, seed=7, deterministic=True, sharding="auto", keep_ids=True, repeat=False
+        )
         frames = {int(f) for b in fn(context) for f in b["frame"].numpy()}
         assert frames and {f % 2 for f in frames} == {index}
         seen.append(frames)
     assert seen[0].isdisjoint(seen[1]) and len(seen[0] | seen[1]) == 12
-    assert distribute.resolve_sharding("auto", 3, 2) == "batches" and distribute.resolve_sharding("files", 1, 2) == "none"
+    assert (
+        distribute.resolve_sharding("auto", 3, 2) == "batches" and distribute.resolve_sharding("files", 1, 2) == "none"
+    )
 
 
 # ------------------------------------------------------------------------------------ subprocesses
@@ -181,31 +205,47 @@ def _mirrored_main(data_root, out_dir):
 
     devices = distribute.split_cpu(2)  # before TensorFlow initialises
     import keras
-    import tensorflow as tf
 
     from depthnet import data
-    from depthnet.train import TrainConfig, Trainer
+    from depthnet.config import TrainConfig
+    from depthnet.training import Trainer
 
     strategy = distribute.make_strategy("mirrored")
     keras.utils.set_random_seed(SEED)
-    run = lambda name, strategy_name: TrainConfig(model_dir=os.path.join(out_dir, name), train_steps=100,
-                                                  decay_steps=100, dmg_lr=LR, dfe_lr=LR, strategy=strategy_name)
+    run = lambda name, strategy_name: TrainConfig(
+        model_dir=os.path.join(out_dir, name),
+        train_steps=100,
+        decay_steps=100,
+        dmg_lr=LR,
+        dfe_lr=LR,
+        strategy=strategy_name,
+    )
     single = Trainer(_model_config(), run("single", "default"))
     mirrored = Trainer(_model_config(), run("mirrored", "mirrored"), strategy=strategy)
     initial = single.model.get_weights()
     mirrored.model.set_weights(initial)
     train_dir = os.path.join(data_root, "train")
-    single_batches = iter(data.train_dataset(train_dir, batch_size=GLOBAL_BATCH, crop_size=SIZE, seed=7,
-                                             deterministic=True))
-    replica_batches = iter(distribute.distributed_train_dataset(strategy, train_dir, GLOBAL_BATCH, SIZE, seed=7,
-                                                                deterministic=True))
-    result = {"devices": devices, "replicas": strategy.num_replicas_in_sync, "union_equal": [], "replica_devices": [],
-              "single": [], "mirrored": []}
+    single_batches = iter(
+        data.train_dataset(train_dir, batch_size=GLOBAL_BATCH, crop_size=SIZE, seed=7, deterministic=True)
+    )
+    replica_batches = iter(
+        distribute.distributed_train_dataset(strategy, train_dir, GLOBAL_BATCH, SIZE, seed=7, deterministic=True)
+    )
+    result = {
+        "devices": devices,
+        "replicas": strategy.num_replicas_in_sync,
+        "union_equal": [],
+        "replica_devices": [],
+        "single": [],
+        "mirrored": [],
+    }
     for _ in range(STEPS):
         a, b = next(single_batches), next(replica_batches)
         parts = strategy.experimental_local_results(b["image"])
         result["replica_devices"].append([p.device for p in parts])
-        result["union_equal"].append(bool(np.array_equal(np.concatenate([p.numpy() for p in parts]), a["image"].numpy())))
+        result["union_equal"].append(
+            bool(np.array_equal(np.concatenate([p.numpy() for p in parts]), a["image"].numpy()))
+        )
         for trainer, batch, key in ((single, a, "single"), (mirrored, b, "mirrored")):
             out = trainer.train_step(batch["image"], batch["depth"], batch["mask"])
             result[key].append({k: float(out[k]) for k in ("loss", "grad_norm", "valid_pixels", "finite")})
@@ -231,14 +271,25 @@ def _worker_main(data_root, model_dir, out_path, init_path):
 
     distribute.make_strategy("multi_worker")  # first: before any other TensorFlow work
     lines = []
-    summary, trainer = _recorded_train(_model_config(), _run_config(model_dir, data_root, "multi_worker"), init_path,
-                                       lines.append)
+    summary, trainer = _recorded_train(
+        _model_config(), _run_config(model_dir, data_root, "multi_worker"), init_path, lines.append
+    )
     _save_weights(out_path, trainer.model.get_weights())
     print("\n".join(lines))
-    print("RESULT " + json.dumps({"step": summary["step"], "chief": trainer.is_chief, "losses": _losses(lines),
-                                  "valid_pixels": trainer.valid_pixels,
-                                  "replicas": trainer.strategy.num_replicas_in_sync,
-                                  "checkpoint": summary["checkpoint"]}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "step": summary["step"],
+                "chief": trainer.is_chief,
+                "losses": _losses(lines),
+                "valid_pixels": trainer.valid_pixels,
+                "replicas": trainer.strategy.num_replicas_in_sync,
+                "checkpoint": summary["checkpoint"],
+            }
+        ),
+        flush=True,
+    )
 
 
 def test_mirrored_two_cpu_replicas_match_one_device(data_root, tmp_path):
@@ -264,7 +315,7 @@ def test_mirrored_two_cpu_replicas_match_one_device(data_root, tmp_path):
 def test_multi_worker_two_processes_match_one_device_and_only_the_chief_writes(data_root, tmp_path, monkeypatch):
     import keras
 
-    from depthnet.model import build_model
+    from depthnet.modeling.model import build_model
 
     keras.utils.set_random_seed(SEED)
     init_path = str(tmp_path / "init.npz")
@@ -277,12 +328,17 @@ def test_multi_worker_two_processes_match_one_device_and_only_the_chief_writes(d
     try:
         for i in range(2):
             config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
-            procs.append(_spawn(["worker", data_root, dirs[i], str(tmp_path / f"final{i}.npz"), init_path],
-                                {"TF_CONFIG": config, "DEPTHNET_COLLECTIVE_TIMEOUT": "90"}))
+            procs.append(
+                _spawn(
+                    ["worker", data_root, dirs[i], str(tmp_path / f"final{i}.npz"), init_path],
+                    {"TF_CONFIG": config, "DEPTHNET_COLLECTIVE_TIMEOUT": "90"},
+                )
+            )
         # Meanwhile, the one-device reference in this process: same initial weights, data, global batch.
         lines = []
-        summary, reference = _recorded_train(_model_config(), _run_config(str(tmp_path / "single"), data_root),
-                                             init_path, lines.append)
+        summary, reference = _recorded_train(
+            _model_config(), _run_config(str(tmp_path / "single"), data_root), init_path, lines.append
+        )
         outputs = _finish(procs, deadline)
     finally:
         for p in procs:
@@ -305,12 +361,19 @@ def test_multi_worker_two_processes_match_one_device_and_only_the_chief_writes(d
     # Checkpoints, TensorBoard logs and results: the chief's model_dir only.
     chief = dirs[0]
     assert results[0]["checkpoint"].endswith(os.path.join("ckpt", f"ckpt-{STEPS}"))
-    for name in ("ckpt/ckpt-2.index", f"ckpt/ckpt-{STEPS}.index", f"best/ckpt-{STEPS}.index", "eval/metrics.json",
-                 "config.json"):
+    for name in (
+        "ckpt/ckpt-2.index",
+        f"ckpt/ckpt-{STEPS}.index",
+        f"best/ckpt-{STEPS}.index",
+        "eval/metrics.json",
+        "config.json",
+    ):
         assert os.path.exists(os.path.join(chief, name)), name
     assert os.listdir(os.path.join(chief, "train")) and os.listdir(os.path.join(chief, "val"))
     other = dirs[1]
-    leftovers = [os.path.join(root, f) for root, _, files in os.walk(other) for f in files] if os.path.exists(other) else []
+    leftovers = (
+        [os.path.join(root, f) for root, _, files in os.walk(other) for f in files] if os.path.exists(other) else []
+    )
     assert results[1]["checkpoint"] is None and not leftovers, leftovers
 
 

@@ -1,7 +1,9 @@
 """depthnet-eval: hand-checked scores through the evaluation path, the protocol options, the labeled
 .mat path, the CLI end to end on a tiny trained run, and experiments/table1.py."""
+
 import json
 import os
+import pathlib
 import sys
 
 import numpy as np
@@ -9,11 +11,20 @@ import pytest
 import tensorflow as tf
 
 from depthnet import data, records
-from depthnet.evaluate import (Protocol, evaluate_predictor, evaluate_split, iter_split_frames, keras_predict_fn,
-                               labeled_mat_reader)
+from depthnet.evaluation import Protocol, evaluate_predictor, evaluate_split, iter_split_frames, keras_predict_fn
 from depthnet.metrics import eigen_crop_bounds
 
-from helpers import REPO, run_cli as _run, script as _script, shared_tiny_run  # noqa: E402
+
+def labeled_mat_reader(labeled_mat, splits_mat, depth="filled"):
+    """The official test split of nyu_depth_v2_labeled.mat, as depthnet-eval --labeled_mat reads it."""
+    from data_prep.readers import LabeledMatReader
+
+    return LabeledMatReader(labeled_mat, "test", splits_mat=splits_mat, depth=depth)
+
+
+from helpers import REPO, shared_tiny_run
+from helpers import run_cli as _run
+from helpers import script as _script
 
 H, W = 48, 64
 MM_PER_LEVEL = 40  # the test frames encode depth in the red channel: depth = red * 40 mm
@@ -41,7 +52,7 @@ def scaled(factor=1.0, left=None, outside_eigen=None, where_level=None):
         if left is not None:  # multiply the left half of the *input* image by `left`
             out[:, :, : out.shape[2] // 2] = depth[:, :, : out.shape[2] // 2] * left
         if outside_eigen is not None:
-            t, b, l, r = eigen_crop_bounds(out.shape[1], out.shape[2])
+            t, b, l, r = eigen_crop_bounds(out.shape[1], out.shape[2])  # noqa: E741 - top, bottom, left, right
             window = np.zeros(out.shape[1:3], bool)
             window[t:b, l:r] = True
             out[:, ~window] = depth[:, ~window] * outside_eigen
@@ -92,7 +103,7 @@ def test_prediction_ten_percent_too_far(coded_split):
 def test_eigen_crop_excludes_the_border(coded_split):
     split, _ = coded_split
     predict = scaled(1.0, outside_eigen=2.0)  # right inside the Eigen window, 2x wrong outside it
-    t, b, l, r = eigen_crop_bounds(H, W)
+    t, b, l, r = eigen_crop_bounds(H, W)  # noqa: E741 - top, bottom, left, right
     assert (t, b, l, r) == (5, 47, 5, 60)  # 45:471, 41:601 scaled to 48x64, rounded inwards
     inside = (b - t) * (r - l) / (H * W)
     metrics, _ = evaluate_predictor(predict, iter_split_frames(split), Protocol(crop="eigen", max_depth=20))
@@ -122,7 +133,7 @@ def test_depth_range_excludes_ground_truth_outside_it(tmp_path):
 def test_per_image_and_pooled_averages_differ_as_computed_by_hand(tmp_path):
     full = np.full((H, W), 50, np.uint8)
     half = full.copy()
-    half[:, W // 2:] = 0  # a hole over half of the second image
+    half[:, W // 2 :] = 0  # a hole over half of the second image
     split = tmp_path / "avg"
     data.write_split([_coded_frame(full, frame="a"), _coded_frame(half, frame="b")], str(split))
 
@@ -149,7 +160,7 @@ def test_flip_tta_averages_with_the_mirrored_prediction(coded_split):
     def lopsided(images):  # left half 1.2x, right half 0.8x: the mirrored average is exact
         out = predict(images)
         depth = _decode(images).numpy()
-        out[:, :, W // 2:] = 0.8 * depth[:, :, W // 2:]
+        out[:, :, W // 2 :] = 0.8 * depth[:, :, W // 2 :]
         return out
 
     tta, _ = evaluate_predictor(lopsided, iter_split_frames(split), Protocol(flip_tta=True))
@@ -165,8 +176,10 @@ def _write_labeled_mat(path, rgbs, depths, raws, scenes):
         f.create_dataset("depths", data=np.stack([d.T for d in depths]).astype(np.float32))
         f.create_dataset("rawDepths", data=np.stack([d.T for d in raws]).astype(np.float32))
         refs = f.create_group("#refs#")
-        ref_list = [refs.create_dataset(f"s{i}", data=np.array([ord(c) for c in s], np.uint16).reshape(-1, 1)).ref
-                    for i, s in enumerate(scenes)]
+        ref_list = [
+            refs.create_dataset(f"s{i}", data=np.array([ord(c) for c in s], np.uint16).reshape(-1, 1)).ref
+            for i, s in enumerate(scenes)
+        ]
         cell = f.create_dataset("scenes", (1, len(scenes)), dtype=h5py.ref_dtype)
         cell[0, :] = ref_list
 
@@ -181,8 +194,9 @@ def test_labeled_mat_test_split_filled_and_raw(tmp_path):
         raw = f.depth.copy()
         raw[:10] = 0.0  # holes in the raw depth
         raws.append(raw)
-    _write_labeled_mat(tmp_path / "labeled.mat", [f.rgb for f in frames], [f.depth for f in frames], raws,
-                       ["a", "b", "c"])
+    _write_labeled_mat(
+        tmp_path / "labeled.mat", [f.rgb for f in frames], [f.depth for f in frames], raws, ["a", "b", "c"]
+    )
     scipy.io.savemat(tmp_path / "splits.mat", {"trainNdxs": np.array([[1.0]]), "testNdxs": np.array([[2.0], [3.0]])})
 
     def lookup(images):  # the .mat keeps float metres: predict exactly the stored filled depth
@@ -207,8 +221,8 @@ def test_labeled_mat_test_split_filled_and_raw(tmp_path):
 
 
 def test_predictor_path_equals_training_validation_path(tmp_path_factory):
-    from depthnet.predict import Predictor
-    from depthnet.train import restore_model
+    from depthnet.checkpoints import restore_model
+    from depthnet.inference import Predictor
 
     model_dir, data_root = shared_tiny_run(tmp_path_factory)
     split = os.path.join(data_root, "test")
@@ -222,21 +236,41 @@ def test_predictor_path_equals_training_validation_path(tmp_path_factory):
 def test_cli_end_to_end_on_a_tiny_run(tmp_path_factory, tmp_path):
     model_dir, data_root = shared_tiny_run(tmp_path_factory)
     out = tmp_path / "eval"
-    proc = _run(_script("depthnet-eval") + [f"--model_dir={model_dir}", f"--data_dir={data_root}/test",
-                                            f"--output_dir={out}", "--crop=eigen", "--average=pooled",
-                                            "--max_depth=8", "--flip_tta", "--panels=1", "--checkpoint=latest"])
+    proc = _run(
+        _script("depthnet-eval")
+        + [
+            f"--model_dir={model_dir}",
+            f"--data_dir={data_root}/test",
+            f"--output_dir={out}",
+            "--crop=eigen",
+            "--average=pooled",
+            "--max_depth=8",
+            "--flip_tta",
+            "--panels=1",
+            "--checkpoint=latest",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     payload = json.loads((out / "metrics.json").read_text())
-    assert payload["protocol"] == {"crop": "eigen", "min_depth": 0.001, "max_depth": 8.0, "average": "pooled",
-                                   "flip_tta": True, "input_size": [84, 124], "ground_truth": "unknown"}
+    assert payload["protocol"] == {
+        "crop": "eigen",
+        "min_depth": 0.001,
+        "max_depth": 8.0,
+        "average": "pooled",
+        "flip_tta": True,
+        "input_size": [84, 124],
+        "ground_truth": "unknown",
+    }
     assert payload["metrics"]["num_images"] == 2 and 0 <= payload["metrics"]["delta1"] <= 1
     assert payload["model"]["checkpoint_path"].endswith("ckpt-2") and payload["data"]["num_frames"] == 2
     assert "crop eigen" in (out / "metrics.md").read_text() and (out / "panel_0.png").exists()
     assert "| ours |" in proc.stdout and "Protocol: crop eigen" in proc.stdout
     assert "evaluating" in proc.stderr  # the progress bar
 
-    bad = _run(_script("depthnet-eval") + [f"--model_dir={model_dir}", f"--data_dir={tmp_path}/nothing",
-                                           f"--output_dir={tmp_path}/x"])
+    bad = _run(
+        _script("depthnet-eval")
+        + [f"--model_dir={model_dir}", f"--data_dir={tmp_path}/nothing", f"--output_dir={tmp_path}/x"]
+    )
     assert bad.returncode == 2 and "manifest.json missing" in bad.stderr
 
 
@@ -245,8 +279,19 @@ def test_cli_end_to_end_on_a_tiny_run(tmp_path_factory, tmp_path):
 
 def _metrics_json(path, abs_rel, crop):
     p = Protocol(crop=crop, ground_truth="filled")
-    payload = {"metrics": {"abs_rel": abs_rel, "rmse": 0.5, "log10": 0.05, "delta1": 0.8, "delta2": 0.95,
-                           "delta3": 0.99, "num_images": 654}, "protocol": p.to_dict(), "protocol_text": p.describe()}
+    payload = {
+        "metrics": {
+            "abs_rel": abs_rel,
+            "rmse": 0.5,
+            "log10": 0.05,
+            "delta1": 0.8,
+            "delta2": 0.95,
+            "delta3": 0.99,
+            "num_images": 654,
+        },
+        "protocol": p.to_dict(),
+        "protocol_text": p.describe(),
+    }
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, "metrics.json"), "w") as f:
         json.dump(payload, f)
@@ -255,21 +300,29 @@ def _metrics_json(path, abs_rel, crop):
 def test_table1_puts_paper_numbers_beside_ours_with_protocols(tmp_path):
     _metrics_json(tmp_path / "full" / "eval", 0.1234, "eigen")  # a model_dir with eval/metrics.json
     _metrics_json(tmp_path / "dfe", 0.2, None)  # a folder with metrics.json
-    proc = _run([sys.executable, os.path.join(REPO, "experiments", "table1.py"), f"--full={tmp_path}/full",
-                 f"--dfe={tmp_path}/dfe/metrics.json", f"--output_md={tmp_path}/t.md", f"--output_json={tmp_path}/t.json"])
+    proc = _run(
+        [
+            sys.executable,
+            os.path.join(REPO, "experiments", "table1.py"),
+            f"--full={tmp_path}/full",
+            f"--dfe={tmp_path}/dfe/metrics.json",
+            f"--output_md={tmp_path}/t.md",
+            f"--output_json={tmp_path}/t.json",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     md = (tmp_path / "t.md").read_text()
     lines = md.splitlines()
-    full_paper = next(i for i, l in enumerate(lines) if l.startswith("| DFE + AFB + dilated CRB"))
+    full_paper = next(i for i, line in enumerate(lines) if line.startswith("| DFE + AFB + dilated CRB"))
     assert "| 0.127 | 0.555 | 0.053 | 0.841 | 0.966 | 0.991 | paper |" in lines[full_paper]
     assert "| ours | 0.123 | 0.500 | 0.050 | 0.800 | 0.950 | 0.990 | [P" in lines[full_paper + 1]
-    base_paper = next(i for i, l in enumerate(lines) if l.startswith("| baseline"))
+    base_paper = next(i for i, line in enumerate(lines) if line.startswith("| baseline"))
     assert "0.153 | 0.663 | 0.070 | 0.754 | 0.953 | 0.990" in lines[base_paper]
     assert lines[base_paper + 1].count("—") == 7  # six metrics + protocol
     assert "crop eigen" in md and "crop none" in md
     table = json.loads((tmp_path / "t.json").read_text())
     assert len(table["protocols"]) == 2 and len(table["rows"]) == 8
-    paper = json.load(open(os.path.join(REPO, "experiments", "paper_table1.json")))
+    paper = json.loads(pathlib.Path(REPO, "experiments", "paper_table1.json").read_text())
     assert paper["rows"]["dfe_afb"]["rms"] == 0.568 and paper["rows"]["dfe"]["delta3"] == 0.989
     missing = _run([sys.executable, os.path.join(REPO, "experiments", "table1.py"), f"--full={tmp_path}/none"])
     assert missing.returncode == 2 and "no metrics.json" in missing.stderr
@@ -278,7 +331,7 @@ def test_table1_puts_paper_numbers_beside_ours_with_protocols(tmp_path):
 def test_run_is_evaluated_at_its_own_training_scale(tmp_path_factory):
     """A run trained on 64x96 crops is fed whole frames at 84x124 (its resize_for_crop), not NYU's 312x416."""
     from depthnet.config import preset
-    from depthnet.predict import Predictor
+    from depthnet.inference import Predictor
 
     model_dir, _ = shared_tiny_run(tmp_path_factory)
     assert preset("tiny").input_size == (64, 96)

@@ -1,5 +1,6 @@
 """depthnet-export: a tiny trained run -> SavedModel; fresh-process loading, saved_model_cli, equality with
 the Keras path, both signatures, odd sizes, the resize rule, and atomic replacement."""
+
 import json
 import os
 import shutil
@@ -8,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import BIN, shared_tiny_run
+from helpers import run_cli as _run
+from helpers import script as _script
 
-from depthnet.predict import (MAX_UPSCALE, InputError, Predictor, check_input_size,
-                              min_input_pixels, working_size_of)
-
-from helpers import BIN, run_cli as _run, script as _script, shared_tiny_run  # noqa: E402
+from depthnet.inference import MAX_UPSCALE, InputError, Predictor, check_input_size, min_input_pixels, working_size_of
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +21,9 @@ def exported(tmp_path_factory):
     """The CLI export of the shared tiny run: (export_dir, model_dir)."""
     model_dir, _ = shared_tiny_run(tmp_path_factory)
     export_dir = tmp_path_factory.mktemp("exports") / "tiny"
-    proc = _run(_script("depthnet-export") + [f"--model_dir={model_dir}", f"--export_dir={export_dir}",
-                                              "--checkpoint=latest"])
+    proc = _run(
+        _script("depthnet-export") + [f"--model_dir={model_dir}", f"--export_dir={export_dir}", "--checkpoint=latest"]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "serving_default" in proc.stdout
     return str(export_dir), model_dir
@@ -30,6 +32,11 @@ def exported(tmp_path_factory):
 @pytest.fixture(scope="module")
 def keras_predictor(exported):
     return Predictor.from_model_dir(exported[1], checkpoint="latest")
+
+
+def _read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def _images(seed, height, width, batch=1):
@@ -60,12 +67,12 @@ def test_export_holds_config_eval_and_serving_assets_and_no_temporaries(exported
     export_dir, model_dir = exported
     assets = os.path.join(export_dir, "assets")
     assert sorted(os.listdir(assets)) == ["config.json", "eval_metrics.json", "serving.json"]
-    config = json.load(open(os.path.join(assets, "config.json")))
-    assert config == json.load(open(os.path.join(model_dir, "config.json")))
-    evaluation = json.load(open(os.path.join(assets, "eval_metrics.json")))
-    assert evaluation == json.load(open(os.path.join(model_dir, "eval", "metrics.json")))
+    config = _read_json(os.path.join(assets, "config.json"))
+    assert config == _read_json(os.path.join(model_dir, "config.json"))
+    evaluation = _read_json(os.path.join(assets, "eval_metrics.json"))
+    assert evaluation == _read_json(os.path.join(model_dir, "eval", "metrics.json"))
     assert "protocol" in evaluation
-    serving = json.load(open(os.path.join(assets, "serving.json")))
+    serving = _read_json(os.path.join(assets, "serving.json"))
     # the tiny run trained on 64x96 crops: served at its own scale, resize_for_crop((64, 96)) = 84x124
     assert serving["working_size"] == [84, 124] and serving["min_input_pixels"] == min_input_pixels((84, 124)) == 163
     assert serving["checkpoint_path"].endswith("ckpt-2") and serving["precision"] == "fp32"
@@ -103,8 +110,15 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
     cli = os.path.join(BIN, "saved_model_cli")
     show = _run([cli, "show", "--dir", export_dir, "--all"])
     assert show.returncode == 0, show.stderr[-2000:]
-    for text in ("signature_def['serving_default']", "signature_def['serving_bytes']", "dtype: DT_UINT8",
-                 "shape: (-1, -1, -1, 3)", "name: serving_default_images:0", "dtype: DT_STRING", "depth"):
+    for text in (
+        "signature_def['serving_default']",
+        "signature_def['serving_bytes']",
+        "dtype: DT_UINT8",
+        "shape: (-1, -1, -1, 3)",
+        "name: serving_default_images:0",
+        "dtype: DT_STRING",
+        "depth",
+    ):
         assert text in show.stdout, text
     # TF 2.21's saved_model_cli evaluates --input_exprs with ast.literal_eval, so the numpy expression
     # 'images=np.random.randint(0,255,(1,64,96,3)).astype(np.uint8)' is refused by the tool itself ("is not a
@@ -112,8 +126,22 @@ def test_saved_model_cli_show_and_run(exported, tmp_path):
     # (an .npy file via --inputs works too).
     image = _images(3, 64, 96)
     literal = "images=" + repr(image.tolist()).replace(" ", "")
-    run = _run([cli, "run", "--dir", export_dir, "--tag_set", "serve", "--signature_def", "serving_default",
-                "--input_exprs", literal, "--outdir", str(tmp_path / "out")])
+    run = _run(
+        [
+            cli,
+            "run",
+            "--dir",
+            export_dir,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--input_exprs",
+            literal,
+            "--outdir",
+            str(tmp_path / "out"),
+        ]
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     served = np.load(tmp_path / "out" / "depth.npy")
     expected = tf.saved_model.load(export_dir).signatures["serving_default"](images=image)["depth"].numpy()
@@ -131,8 +159,10 @@ def test_both_signatures_give_the_same_depth(exported):
     np.testing.assert_array_equal(a, b)
     jpeg = tf.io.encode_jpeg(images[0], quality=95)
     decoded = tf.io.decode_image(jpeg, channels=3, expand_animations=False)[None]
-    np.testing.assert_array_equal(loaded.signatures["serving_bytes"](image_bytes=jpeg[None])["depth"].numpy(),
-                                  loaded.signatures["serving_default"](images=decoded)["depth"].numpy())
+    np.testing.assert_array_equal(
+        loaded.signatures["serving_bytes"](image_bytes=jpeg[None])["depth"].numpy(),
+        loaded.signatures["serving_default"](images=decoded)["depth"].numpy(),
+    )
     gray = tf.io.encode_png(images[0, :, :, :1])  # grayscale file -> 3 channels
     assert loaded.signatures["serving_bytes"](image_bytes=gray[None])["depth"].shape == (1, 97, 131, 1)
     mixed = tf.stack([png[0], tf.io.encode_png(images[0, :50])])
@@ -143,7 +173,7 @@ def test_both_signatures_give_the_same_depth(exported):
 
 
 def test_failed_export_leaves_the_old_model_and_no_half_model(exported, tmp_path, monkeypatch):
-    from depthnet import export
+    from depthnet import serving as export
 
     export_dir, model_dir = exported
     target = tmp_path / "model"
@@ -169,7 +199,7 @@ def test_failed_export_leaves_the_old_model_and_no_half_model(exported, tmp_path
 
 
 def test_evaluating_the_saved_model_equals_evaluating_the_checkpoint(exported, keras_predictor, tmp_path_factory):
-    from depthnet.evaluate import Protocol, evaluate_predictor, iter_split_frames
+    from depthnet.evaluation import Protocol, evaluate_predictor, iter_split_frames
 
     _, data_root = shared_tiny_run(tmp_path_factory)
     split = os.path.join(data_root, "test")

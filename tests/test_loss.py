@@ -1,4 +1,5 @@
 """Eq. (3): L1 in log(depth + 1) over valid pixels, checked against hand-computed values."""
+
 import math
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""The README's main job (`make run` = python -m depthnet.main), end to end at a tiny size."""
+"""The README's main job (`make run` = python -m depthnet.cli.main), end to end at a tiny size."""
+
 import dataclasses
 import json
 import os
@@ -6,7 +7,12 @@ import sys
 
 from helpers import REPO, run_cli
 
-from depthnet.main import quick_run_config
+from depthnet.config import experiment
+
+
+def quick_run_config():
+    """The main job's training run (the one definition in depthnet.config)."""
+    return experiment("quick", model_dir="runs/quick")[1]
 
 
 def _flagfile(path):
@@ -38,8 +44,18 @@ def test_quick_flagfile_reproduces_the_main_job():
 
 def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
     run_dir, data_dir = tmp_path / "runs" / "quick", tmp_path / "data"
-    result = run_cli([sys.executable, "-m", "depthnet.main", "--steps=4", "--train_frames=6", "--val_frames=2",
-                      f"--run_dir={run_dir}", f"--data_dir={data_dir}"])
+    result = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "depthnet.cli.main",
+            "--steps=4",
+            "--train_frames=6",
+            "--val_frames=2",
+            f"--run_dir={run_dir}",
+            f"--data_dir={data_dir}",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for what in ("checkpoint", "TensorBoard", "metrics", "pictures", "best constant"):

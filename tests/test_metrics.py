@@ -1,5 +1,6 @@
 """Tests for depthnet.metrics: hand-computed values, masking/cropping/clipping/resizing, averaging
 modes, the streaming accumulator, and numpy <-> TensorFlow agreement."""
+
 import math
 
 import numpy as np
@@ -12,8 +13,8 @@ from depthnet.metrics import (
     compute_depth_metrics,
     eigen_crop_bounds,
     resize_bilinear,
-    tf_depth_metrics,
 )
+from depthnet.tf_metrics import tf_depth_metrics
 
 LN = math.log
 

@@ -1,14 +1,15 @@
 """Architecture tests: the DFE, the DMG blocks against numpy, the ablation rows, weights and serialisation."""
+
 import h5py
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from depthnet.backbone import ImageNetPreprocess, build_backbone, load_backbone_weights
-from depthnet.blocks import AttentionFuseBlock, ChannelReduceBlock
 from depthnet.config import ModelConfig, preset
-from depthnet.model import DFE_NAME, build_model, count_params, variable_groups
+from depthnet.modeling.backbone import ImageNetPreprocess, build_backbone, load_backbone_weights
+from depthnet.modeling.blocks import AttentionFuseBlock, ChannelReduceBlock
+from depthnet.modeling.model import DFE_NAME, build_model, count_params, variable_groups
 
 RNG = np.random.default_rng(0)
 
@@ -20,7 +21,7 @@ def _conv3x3_dilated(x, kernel, bias, rate):
     out = np.zeros((h, w, kernel.shape[-1]))
     for ky in range(3):
         for kx in range(3):
-            patch = padded[ky * rate: ky * rate + h, kx * rate: kx * rate + w]
+            patch = padded[ky * rate : ky * rate + h, kx * rate : kx * rate + w]
             out += patch @ kernel[ky, kx]
     return out + bias
 
@@ -61,7 +62,7 @@ def test_every_3x3_conv_of_each_stage_uses_its_atrous_rate_and_no_stride():
             else:
                 assert layer.dilation_rate == (1, 1)
     assert seen == {2: {(1, 1)}, 3: {(2, 2)}, 4: {(4, 4)}, 5: {(8, 8)}}
-    n_3x3 = sum(1 for l in dfe.layers if isinstance(l, keras.layers.Conv2D) and l.kernel_size == (3, 3))
+    n_3x3 = sum(1 for layer in dfe.layers if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (3, 3))
     assert n_3x3 == 3 + 4 + 23 + 3
 
 
@@ -69,18 +70,19 @@ def test_crb_dilation_follows_variant():
     for variant, expected in (("full", {1, 2, 4, 8}), ("dfe_afb", {1}), ("dfe", {1})):
         cfg = preset("tiny", variant=variant)
         model = build_model(cfg)
-        rates = {l.dilation_rate for l in model.layers if isinstance(l, ChannelReduceBlock)}
+        rates = {layer.dilation_rate for layer in model.layers if isinstance(layer, ChannelReduceBlock)}
         assert rates == expected, variant
-        afbs = [l for l in model.layers if isinstance(l, AttentionFuseBlock)]
+        afbs = [layer for layer in model.layers if isinstance(layer, AttentionFuseBlock)]
         assert len(afbs) == (0 if variant == "dfe" else 3)
-        assert sum(isinstance(l, ChannelReduceBlock) for l in model.layers) == 7
+        assert sum(isinstance(layer, ChannelReduceBlock) for layer in model.layers) == 7
 
 
 def test_backbone_parameter_count_equals_keras_resnet101_notop():
     reference = keras.applications.ResNet101(include_top=False, weights=None)
     dfe = build_backbone("resnet101")
     assert count_params(dfe.weights) == reference.count_params() == 42_658_176
-    assert {l.name for l in dfe.layers if l.weights} == {l.name for l in reference.layers if l.weights}
+    ours = {layer.name for layer in dfe.layers if layer.weights}
+    assert ours == {layer.name for layer in reference.layers if layer.weights}
 
 
 @pytest.mark.parametrize("file_format", ["legacy_h5", "weights_h5"])
@@ -100,11 +102,11 @@ def test_imagenet_weight_file_loads_by_name_and_stage1_matches_keras(tmp_path, f
 
     model = build_model(ModelConfig(backbone_weights=path, input_size=(64, 96)))
     dfe = model.get_layer(DFE_NAME)
-    ref_layers = {l.name: l for l in reference.layers}
+    ref_layers = {layer.name: layer for layer in reference.layers}
     for layer in dfe.layers:
         for mine, theirs in zip(layer.get_weights(), ref_layers.get(layer.name, layer).get_weights()):
             np.testing.assert_array_equal(mine, theirs)
-    assert sum(len(l.weights) for l in dfe.layers) == len(reference.weights)
+    assert sum(len(layer.weights) for layer in dfe.layers) == len(reference.weights)
 
     image = RNG.random((1, 64, 96, 3), dtype=np.float32)
     caffe = np.asarray(ImageNetPreprocess()(image))
@@ -133,7 +135,9 @@ def test_failed_imagenet_download_explains_local_file(monkeypatch, tmp_path):
     monkeypatch.setattr(file_utils, "get_file", offline)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     dfe = build_backbone("resnet50", dilated=False)
-    with pytest.raises(RuntimeError, match=r"--backbone_weights=/path/to/resnet50_weights_tf_dim_ordering_tf_kernels_notop\.h5"):
+    with pytest.raises(
+        RuntimeError, match=r"--backbone_weights=/path/to/resnet50_weights_tf_dim_ordering_tf_kernels_notop\.h5"
+    ):
         load_backbone_weights(dfe, "resnet50", "imagenet")
 
 
@@ -160,7 +164,7 @@ def test_channel_reduce_block_matches_numpy():
         if "bias" in v.path:
             v.assign(RNG.normal(0, 0.1, v.shape).astype("float32"))
     y = np.asarray(block(x))[0]
-    (wr, br), (wa, ba), (wb, bb) = (l.get_weights() for l in (block.reduce, block.conv_a, block.conv_b))
+    (wr, br), (wa, ba), (wb, bb) = (layer.get_weights() for layer in (block.reduce, block.conv_a, block.conv_b))
     reduced = x[0] @ wr[0, 0] + br
     branch = _conv3x3_dilated(np.maximum(_conv3x3_dilated(reduced, wa, ba, 2), 0), wb, bb, 2)
     np.testing.assert_allclose(y, np.maximum(reduced + branch, 0), rtol=1e-4, atol=1e-4)
@@ -206,7 +210,7 @@ def test_baseline_is_resnet50_encoder_decoder_with_half_resolution_output():
     model = build_model(ModelConfig(variant="baseline", backbone="resnet50", backbone_weights=None))
     dfe = model.get_layer(DFE_NAME)
     assert count_params(dfe.weights) == 23_587_712  # keras.applications ResNet50 notop
-    assert any(isinstance(l, keras.layers.Conv2DTranspose) for l in model.layers)
+    assert any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in model.layers)
     spec = model.compute_output_spec(keras.KerasTensor((1, 240, 320, 3)))
     assert tuple(spec.shape) == (1, 120, 160, 1)
 
@@ -230,14 +234,16 @@ def test_config_round_trips_through_json():
 
 def test_model_traces_with_unknown_height_and_width():
     """The SavedModel serves any image size, so the graph must not need static spatial shapes."""
-    from depthnet.blocks import BilinearUpsample
+    from depthnet.modeling.blocks import BilinearUpsample
 
     x = RNG.normal(size=(2, 5, 7, 3)).astype("float32")
-    np.testing.assert_array_equal(np.asarray(BilinearUpsample(2)(x)),
-                                  np.asarray(keras.layers.UpSampling2D(2, interpolation="bilinear")(x)))
+    np.testing.assert_array_equal(
+        np.asarray(BilinearUpsample(2)(x)), np.asarray(keras.layers.UpSampling2D(2, interpolation="bilinear")(x))
+    )
     model = build_model(preset("tiny"))
-    traced = tf.function(lambda t: model(t, training=False),
-                         input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    traced = tf.function(
+        lambda t: model(t, training=False), input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)]
+    )
     for shape in ((1, 64, 96, 3), (1, 72, 104, 3)):
         image = RNG.random(shape, dtype=np.float32)
         np.testing.assert_allclose(traced(image).numpy(), np.asarray(model(image)), rtol=1e-5, atol=1e-6)

@@ -1,4 +1,5 @@
 """Mixed precision (bf16, fp16 with dynamic loss scaling) and gradient recomputation of the train step."""
+
 import dataclasses
 import os
 
@@ -7,11 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from depthnet import config as config_module
 from depthnet import data, records
-from depthnet.config import preset
+from depthnet.config import TrainConfig, preset
+from depthnet.errors import NonFiniteLossError
 from depthnet.loss import log_l1_loss
-from depthnet.train import DynamicLossScale, NonFiniteLossError, TrainConfig, Trainer, train
+from depthnet.modeling import backbone as backbone_module
+from depthnet.precision import DynamicLossScale
+from depthnet.training import Trainer, train
 
 SIZE = (64, 96)
 SEED = 4  # a random initialisation whose tiny network outputs finite depth (see the report on Log1pDepth)
@@ -43,9 +46,10 @@ def data_root(tmp_path_factory):
 def _batch(batch=2, seed=0):
     """A fixed batch: smooth images, depth a smooth function of the image (learnable), a band of holes."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:SIZE[0], 0:SIZE[1]].astype(np.float32)
-    images = np.stack([np.stack([0.5 + 0.4 * np.sin(xx / (9 + 3 * b + c) + yy / 17) for c in range(3)], -1)
-                       for b in range(batch)]).astype(np.float32)
+    yy, xx = np.mgrid[0 : SIZE[0], 0 : SIZE[1]].astype(np.float32)
+    images = np.stack(
+        [np.stack([0.5 + 0.4 * np.sin(xx / (9 + 3 * b + c) + yy / 17) for c in range(3)], -1) for b in range(batch)]
+    ).astype(np.float32)
     images += rng.normal(0, 0.02, images.shape).astype(np.float32)
     depth = (1.0 + 3.0 * images[..., :1].mean(-1, keepdims=True) + yy[None, ..., None] / SIZE[0]).astype(np.float32)
     depth[:, :3] = 0.0
@@ -85,14 +89,14 @@ def test_mixed_precision_reduces_loss_with_float32_variables_and_output(tmp_path
 
 
 def test_fp16_overflow_step_is_skipped_and_scale_halved(tmp_path, monkeypatch):
-    monkeypatch.setattr(DynamicLossScale, "INITIAL_SCALE", 2.0 ** 31)  # loss x 2^31 overflows float16 gradients
+    monkeypatch.setattr(DynamicLossScale, "INITIAL_SCALE", 2.0**31)  # loss x 2^31 overflows float16 gradients
     keras.utils.set_random_seed(SEED)
     trainer = Trainer(preset("tiny", frozen_stages=0), _run(tmp_path, precision="fp16"))
     before = [v.numpy().copy() for v in trainer.model.weights]
     images, depth, mask = _batch()
     out = trainer.train_step(images, depth, mask)
     assert not bool(out["finite"]) and bool(out["overflow"]) and np.isfinite(float(out["loss"]))
-    assert float(trainer.loss_scale.scale.numpy()) == 2.0 ** 30
+    assert float(trainer.loss_scale.scale.numpy()) == 2.0**30
     assert int(trainer.step.numpy()) == 0
     assert all(int(o.iterations.numpy()) == 0 for o in trainer.optimizers.values())
     for b, v in zip(before, trainer.model.weights):
@@ -100,13 +104,25 @@ def test_fp16_overflow_step_is_skipped_and_scale_halved(tmp_path, monkeypatch):
     # A NaN input is not an overflow: the guard still sees it.
     nan_out = trainer.train_step(np.full_like(images, np.nan), depth, mask)
     assert not bool(nan_out["finite"]) and not bool(nan_out["overflow"])
-    assert float(trainer.loss_scale.scale.numpy()) == 2.0 ** 30
+    assert float(trainer.loss_scale.scale.numpy()) == 2.0**30
 
 
-def test_fp16_training_skips_overflow_steps_then_checkpoints_and_resumes_the_loss_scale(data_root, tmp_path, monkeypatch):
-    monkeypatch.setattr(DynamicLossScale, "INITIAL_SCALE", 2.0 ** 33)
-    run = TrainConfig(model_dir=str(tmp_path / "run"), data_dir=data_root, train_steps=3, checkpoint_every=3,
-                      eval_every=100, log_every=1, image_every=0, batch_size=2, seed=1, precision="fp16")
+def test_fp16_training_skips_overflow_steps_then_checkpoints_and_resumes_the_loss_scale(
+    data_root, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(DynamicLossScale, "INITIAL_SCALE", 2.0**33)
+    run = TrainConfig(
+        model_dir=str(tmp_path / "run"),
+        data_dir=data_root,
+        train_steps=3,
+        checkpoint_every=3,
+        eval_every=100,
+        log_every=1,
+        image_every=0,
+        batch_size=2,
+        seed=1,
+        precision="fp16",
+    )
     lines = []
     keras.utils.set_random_seed(SEED)
     summary = train(preset("tiny"), run, log=lines.append)  # would raise NonFiniteLossError without the skip
@@ -115,7 +131,7 @@ def test_fp16_training_skips_overflow_steps_then_checkpoints_and_resumes_the_los
     resumed = Trainer(preset("tiny"), run)
     resumed.restore()
     scale = float(resumed.loss_scale.scale.numpy())
-    assert scale < 2.0 ** 33 and scale == 2.0 ** (33 - len(overflow_lines))
+    assert scale < 2.0**33 and scale == 2.0 ** (33 - len(overflow_lines))
     assert int(resumed.step.numpy()) == 3
     # The checkpoint layout is the same in every precision: an fp16 checkpoint resumes in fp32 and back.
     as_fp32 = Trainer(preset("tiny"), dataclasses.replace(run, precision="fp32"))
@@ -124,12 +140,22 @@ def test_fp16_training_skips_overflow_steps_then_checkpoints_and_resumes_the_los
     as_fp32.manager.save(checkpoint_number=4)
     back = Trainer(preset("tiny"), run)
     back.restore()
-    assert int(back.step.numpy()) == 3 and float(back.loss_scale.scale.numpy()) == 2.0 ** 33  # fresh scale
+    assert int(back.step.numpy()) == 3 and float(back.loss_scale.scale.numpy()) == 2.0**33  # fresh scale
 
 
 def test_fp16_non_finite_loss_still_stops_training(data_root, tmp_path, monkeypatch):
-    run = TrainConfig(model_dir=str(tmp_path), data_dir=data_root, train_steps=4, checkpoint_every=2, eval_every=100,
-                      log_every=1, image_every=0, batch_size=2, seed=1, precision="fp16")
+    run = TrainConfig(
+        model_dir=str(tmp_path),
+        data_dir=data_root,
+        train_steps=4,
+        checkpoint_every=2,
+        eval_every=100,
+        log_every=1,
+        image_every=0,
+        batch_size=2,
+        seed=1,
+        precision="fp16",
+    )
     real = data.train_dataset
 
     def poisoned(*args, **kwargs):
@@ -160,9 +186,12 @@ def _gradients(trainer, images, depth, mask):
 @pytest.mark.parametrize("frozen", [True, False], ids=["paper_frozen", "trainable_bn"])
 def test_recompute_gives_the_same_gradients_and_statistics(tmp_path, monkeypatch, frozen):
     # Two blocks per stage, so segments have inner boundaries; stages 1-2 frozen or everything trainable.
-    monkeypatch.setitem(config_module.BACKBONE_BLOCKS, "tiny", (2, 2, 2, 2))
-    model_config = preset("tiny", frozen_stages=2, freeze_batchnorm=True) if frozen else \
-        preset("tiny", frozen_stages=0, freeze_batchnorm=False)
+    monkeypatch.setitem(backbone_module.BACKBONE_BLOCKS, "tiny", (2, 2, 2, 2))
+    model_config = (
+        preset("tiny", frozen_stages=2, freeze_batchnorm=True)
+        if frozen
+        else preset("tiny", frozen_stages=0, freeze_batchnorm=False)
+    )
     keras.utils.set_random_seed(SEED)
     plain = Trainer(model_config, _run(tmp_path / "plain"))
     staged = Trainer(model_config, _run(tmp_path / "staged", recompute=True))
@@ -183,12 +212,16 @@ def test_recompute_gives_the_same_gradients_and_statistics(tmp_path, monkeypatch
     for a, b in zip(plain.model.non_trainable_weights, staged.model.non_trainable_weights):
         np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
     if not frozen:
-        assert any(not np.allclose(v.numpy(), 0.0) for v in staged.model.non_trainable_weights if "moving_mean" in v.path)
+        assert any(
+            not np.allclose(v.numpy(), 0.0) for v in staged.model.non_trainable_weights if "moving_mean" in v.path
+        )
     # The recomputing train step applies those gradients: same loss and gradient norm, every trainable weight moves.
     before = [v.numpy().copy() for v in staged.model.trainable_variables]
     out = staged.train_step(images, depth, mask)
     assert bool(out["finite"]) and int(staged.step.numpy()) == 1
-    assert float(out["grad_norm"]) == pytest.approx(float(np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads_a))), rel=1e-5)
+    assert float(out["grad_norm"]) == pytest.approx(
+        float(np.sqrt(sum((g.astype(np.float64) ** 2).sum() for g in grads_a))), rel=1e-5
+    )
     moved = [not np.array_equal(b, v.numpy()) for b, v in zip(before, staged.model.trainable_variables)]
     assert sum(moved) >= 0.9 * len(moved)
 
@@ -211,7 +244,7 @@ def test_recompute_in_bf16_matches_plain_bf16(tmp_path):
 
 def test_emulated_16_bit_precision_is_announced(monkeypatch):
     """Without AMX / AVX512-BF16 a bf16 run is emulated (a full step was ~9x slower than fp32): say so."""
-    from depthnet import train as train_module
+    from depthnet import precision as train_module
 
     monkeypatch.setattr(train_module.tf.config, "list_physical_devices", lambda kind=None: [])
     monkeypatch.setattr(train_module, "cpu_isa", lambda: ["avx2", "fma"])
@@ -224,7 +257,7 @@ def test_emulated_16_bit_precision_is_announced(monkeypatch):
 
 
 def test_cpu_isa_reads_the_real_cpu_flags():
-    from depthnet.train import MATRIX_ISA_FLAGS, cpu_isa
+    from depthnet.precision import MATRIX_ISA_FLAGS, cpu_isa
 
     if not os.path.exists("/proc/cpuinfo"):
         pytest.skip("no /proc/cpuinfo on this system")

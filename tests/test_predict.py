@@ -1,24 +1,27 @@
 """depthnet-predict on real NYU frames: every output, sizes, the PLY against the intrinsics, bokeh keeps the
 focal plane, converted inputs, and bad inputs reported with a non-zero exit while good ones are written."""
+
 import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import run_cli as _run
+from helpers import script as _script
+from helpers import shared_tiny_run
 from PIL import Image
 
 from depthnet.apps.bokeh import DEFAULT_APERTURE
 from depthnet.apps.imageio import load_rgb
+from depthnet.apps.outputs import run_predict, write_outputs
 from depthnet.camera import NYU_INTRINSICS, Intrinsics
-from depthnet.predict import ModelLoadError, Predictor, run_predict, write_outputs
-
-from helpers import run_cli as _run, script as _script, shared_tiny_run  # noqa: E402
+from depthnet.inference import ModelLoadError, Predictor
 
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
-    from depthnet.export import export_run
+    from depthnet.serving import export_run
 
     model_dir, _ = shared_tiny_run(tmp_path_factory)
     path = tmp_path_factory.mktemp("export") / "tiny"
@@ -50,12 +53,15 @@ def cli_run(saved_model, nyu_samples, tmp_path_factory):
     (d / "notes.txt").write_text("not an image")
     Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(d / "tiny.png")
     (d / "empty").mkdir()
-    inputs = [str(p) for p in real] + [str(d / n) for n in ("gray.png", "rgba.png", "depth16.png", "notes.txt",
-                                                              "tiny.png", "missing.jpg", "empty")]
+    inputs = [str(p) for p in real] + [
+        str(d / n) for n in ("gray.png", "rgba.png", "depth16.png", "notes.txt", "tiny.png", "missing.jpg", "empty")
+    ]
     out = tmp_path_factory.mktemp("predicted")
-    proc = _run(_script("depthnet-predict") + [f"--saved_model={saved_model}", f"--output_dir={out}",
-                                               "--point_cloud", "--bokeh", "--focus_pixel=60,80"]
-                + [f"--input={p}" for p in inputs])
+    proc = _run(
+        _script("depthnet-predict")
+        + [f"--saved_model={saved_model}", f"--output_dir={out}", "--point_cloud", "--bokeh", "--focus_pixel=60,80"]
+        + [f"--input={p}" for p in inputs]
+    )
     return proc, out, {os.path.splitext(os.path.basename(p))[0]: p for p in inputs}
 
 
@@ -120,8 +126,10 @@ def test_point_cloud_matches_depth_and_intrinsics(cli_run):
 
 def test_bokeh_keeps_the_focal_plane_sharp(cli_run):
     _, out, inputs = cli_run
-    summary = {os.path.splitext(os.path.basename(r["input"]))[0]: r
-               for r in json.loads((out / "predictions.json").read_text())["images"]}
+    summary = {
+        os.path.splitext(os.path.basename(r["input"]))[0]: r
+        for r in json.loads((out / "predictions.json").read_text())["images"]
+    }
     for stem in ("image_0", "bookstore_0001d_00001"):
         rgb = load_rgb(inputs[stem])
         depth = np.load(out / f"{stem}_depth.npy").astype(np.float64)
@@ -141,8 +149,14 @@ def test_bokeh_keeps_the_focal_plane_sharp(cli_run):
 def test_a_directory_that_is_not_a_saved_model_fails_clearly(tmp_path, nyu_samples):
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / "model.h5").write_text("x")
-    proc = _run(_script("depthnet-predict") + [f"--saved_model={tmp_path}/fake", f"--output_dir={tmp_path}/out",
-                                               f"--input={nyu_samples}/mmseg_pseudo_nyu/images"])
+    proc = _run(
+        _script("depthnet-predict")
+        + [
+            f"--saved_model={tmp_path}/fake",
+            f"--output_dir={tmp_path}/out",
+            f"--input={nyu_samples}/mmseg_pseudo_nyu/images",
+        ]
+    )
     assert proc.returncode == 2
     assert "is not a SavedModel" in proc.stderr and "saved_model.pb" in proc.stderr
     with pytest.raises(ModelLoadError, match="does not exist"):
@@ -169,8 +183,7 @@ def test_intrinsics_given_for_another_size_are_rescaled(tmp_path):
     scaled = given.scaled(60, 80)
     assert record["intrinsics"]["fx"] == pytest.approx(62.5) and record["intrinsics"]["cx"] == pytest.approx(39.5)
     v = PlyData.read(str(tmp_path / "x.ply"))["vertex"]
-    np.testing.assert_allclose(np.asarray(v["x"]) * scaled.fx / 2.0 + scaled.cx, np.tile(np.arange(80), 60),
-                               atol=1e-4)
+    np.testing.assert_allclose(np.asarray(v["x"]) * scaled.fx / 2.0 + scaled.cx, np.tile(np.arange(80), 60), atol=1e-4)
 
 
 def test_duplicate_stems_and_per_image_errors_in_process(tmp_path):
@@ -178,9 +191,18 @@ def test_duplicate_stems_and_per_image_errors_in_process(tmp_path):
         (tmp_path / sub).mkdir()
         Image.fromarray(np.full((60, 80, 3), 100, np.uint8)).save(tmp_path / sub / "img.png")
     Image.fromarray(np.full((48, 64, 3), 100, np.uint8)).save(tmp_path / "b" / "small.png")
-    summary = run_predict([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "out"), _constant_predictor(),
-                          bokeh=True, focus_pixel=(50, 70), progress=False, log=lambda s: None)
-    assert sorted(os.path.basename(p) for p in (tmp_path / "out").glob("*_depth.npy")) == ["img_2_depth.npy",
-                                                                                         "img_depth.npy"]
+    summary = run_predict(
+        [str(tmp_path / "a"), str(tmp_path / "b")],
+        str(tmp_path / "out"),
+        _constant_predictor(),
+        bokeh=True,
+        focus_pixel=(50, 70),
+        progress=False,
+        log=lambda s: None,
+    )
+    assert sorted(os.path.basename(p) for p in (tmp_path / "out").glob("*_depth.npy")) == [
+        "img_2_depth.npy",
+        "img_depth.npy",
+    ]
     assert summary["num_errors"] == 1 and "outside the 48x64" in summary["errors"][0]["error"]
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "img_depth.npy"), np.full((60, 80), 2.0, np.float32))

@@ -1,4 +1,5 @@
 """Training: the paper's schedule, freezing, resume, TensorBoard output, config round trip, NaN guard."""
+
 import dataclasses
 import glob
 import os
@@ -6,11 +7,13 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import random_frames as _frames
 
 from depthnet import data, schedule
-from depthnet.config import preset
-from depthnet.train import NonFiniteLossError, TrainConfig, Trainer, load_run_config, train
-from helpers import random_frames as _frames  # noqa: E402
+from depthnet.checkpoints import load_run_config
+from depthnet.config import TrainConfig, preset
+from depthnet.errors import NonFiniteLossError
+from depthnet.training import Trainer, train
 
 SIZE = (64, 96)
 
@@ -24,8 +27,17 @@ def data_root(tmp_path_factory):
 
 
 def _run(model_dir, data_root, **kw):
-    base = dict(model_dir=str(model_dir), data_dir=data_root, train_steps=6, checkpoint_every=3, log_every=1,
-                eval_every=6, image_every=3, batch_size=2, seed=3)
+    base = dict(
+        model_dir=str(model_dir),
+        data_dir=data_root,
+        train_steps=6,
+        checkpoint_every=3,
+        log_every=1,
+        eval_every=6,
+        image_every=3,
+        batch_size=2,
+        seed=3,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -111,6 +123,7 @@ def test_interrupted_run_resumes_to_same_step_and_learning_rate(data_root, tmp_p
         def log(line):
             if line.startswith(step_text):
                 raise exc
+
         return log
 
     # Ctrl-C at step 4: the handler saves step 4. A hard failure at step 5: step 3 is the last checkpoint.
@@ -139,8 +152,16 @@ def test_tensorboard_events_hold_scalars_images_and_config(data_root, tmp_path):
             for event in tf.compat.v1.train.summary_iterator(path):
                 for value in event.summary.value:
                     tags.setdefault(sub, set()).add(value.tag)
-    assert {"loss", "grad_norm", "learning_rate/dfe", "learning_rate/dmg", "steps_per_sec", "images_per_sec",
-            "rgb_truth_prediction", "config"} <= tags["train"]
+    assert {
+        "loss",
+        "grad_norm",
+        "learning_rate/dfe",
+        "learning_rate/dmg",
+        "steps_per_sec",
+        "images_per_sec",
+        "rgb_truth_prediction",
+        "config",
+    } <= tags["train"]
     assert {"metrics/abs_rel", "metrics/delta1", "rgb_truth_prediction"} <= tags["val"]
     assert summary["best_checkpoint"] and os.path.exists(os.path.join(str(tmp_path), "eval", "metrics.json"))
 
@@ -156,7 +177,7 @@ def test_written_config_reloads(data_root, tmp_path):
 
 
 def test_restore_model_predicts_like_the_trained_model(data_root, tmp_path):
-    from depthnet.train import restore_model
+    from depthnet.checkpoints import restore_model
 
     config = preset("tiny")
     run = _run(tmp_path, data_root, train_steps=2, eval_every=100)

@@ -26,6 +26,7 @@ lies behind it, as real defocus does - except over in-focus pixels, which are ke
 Invalid depth (0, negative, NaN, inf; e.g. holes in raw Kinect depth) is treated as the farthest valid depth: Kinect
 holes are mostly shadows on the far side of depth edges and far-range dropouts, i.e. background.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,7 +47,9 @@ def _check_depth(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return depth, valid
 
 
-def signed_coc(depth: np.ndarray, focus_depth: float, aperture: float = DEFAULT_APERTURE, max_radius: float = DEFAULT_MAX_RADIUS) -> np.ndarray:
+def signed_coc(
+    depth: np.ndarray, focus_depth: float, aperture: float = DEFAULT_APERTURE, max_radius: float = DEFAULT_MAX_RADIUS
+) -> np.ndarray:
     """Signed circle-of-confusion radius in px, ``clip(aperture * (1/z - 1/z_f), -max_radius, max_radius)``.
 
     Positive in front of the focal plane, negative behind it. ``depth`` must be valid (finite, > 0) everywhere.
@@ -55,7 +58,9 @@ def signed_coc(depth: np.ndarray, focus_depth: float, aperture: float = DEFAULT_
     return np.clip(aperture * (1.0 / depth - 1.0 / float(focus_depth)), -max_radius, max_radius)
 
 
-def blur_radius(depth: np.ndarray, focus_depth: float, aperture: float = DEFAULT_APERTURE, max_radius: float = DEFAULT_MAX_RADIUS) -> np.ndarray:
+def blur_radius(
+    depth: np.ndarray, focus_depth: float, aperture: float = DEFAULT_APERTURE, max_radius: float = DEFAULT_MAX_RADIUS
+) -> np.ndarray:
     """Per-pixel blur radius in px, ``min(max_radius, aperture * |1/z - 1/z_f|)``; invalid depth counts as farthest."""
     depth, valid = _check_depth(depth)
     if not valid.any():
@@ -131,7 +136,9 @@ def render_bokeh(
     if not (np.isfinite(focus_depth) and focus_depth > 0):
         raise ValueError(f"focus_depth must be a positive distance in metres, got {focus_depth}")
     if not (np.isfinite(aperture) and aperture >= 0) or max_radius < 0 or int(num_layers) < 1:
-        raise ValueError(f"need aperture >= 0, max_radius >= 0, num_layers >= 1; got {aperture}, {max_radius}, {num_layers}")
+        raise ValueError(
+            f"need aperture >= 0, max_radius >= 0, num_layers >= 1; got {aperture}, {max_radius}, {num_layers}"
+        )
 
     filled = np.where(valid, depth, depth[valid].max())
     s = signed_coc(filled, focus_depth, aperture, max_radius)
@@ -144,7 +151,9 @@ def render_bokeh(
 
     h, w = depth.shape
     mean = rgb.reshape(-1, 3).astype(np.float64).mean(axis=0)
-    centred = (rgb.astype(np.float64) - mean).astype(np.float32).transpose(2, 0, 1)  # 3 x H x W, mean-free for precision
+    centred = (
+        (rgb.astype(np.float64) - mean).astype(np.float32).transpose(2, 0, 1)
+    )  # 3 x H x W, mean-free for precision
     acc_c = np.zeros((3, h, w), np.float32)  # premultiplied, mean-free colour
     acc_a = np.zeros((h, w), np.float32)
 
@@ -198,6 +207,7 @@ def focus_depth_at(depth: np.ndarray, row: int, col: int, window: int = 5) -> fl
     values = depth[r0:r1, c0:c1][valid[r0:r1, c0:c1]]
     if values.size == 0:
         raise ValueError(
-            f"no valid depth within {window}x{window} px of (row={row}, col={col}); pick another pixel or a larger window"
+            f"no valid depth within {window}x{window} px of (row={row}, col={col}); "
+            "pick another pixel or a larger window"
         )
     return float(np.median(values))

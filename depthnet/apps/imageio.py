@@ -13,6 +13,7 @@ Conventions
 - Every writer in :mod:`depthnet.apps` goes through :func:`atomic_write`: a temporary file in the destination folder is
   written, flushed, fsync'ed and renamed over the target, so an interrupted run never leaves a truncated output.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,8 @@ import glob
 import io
 import os
 import tempfile
-from typing import IO, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -78,7 +80,9 @@ def save_image(path: str | os.PathLike, image: Image.Image, format: str | None =
         ext = os.path.splitext(os.fspath(path))[1].lower()
         format = Image.registered_extensions().get(ext)
         if format is None:
-            raise ValueError(f"cannot tell the image format of {os.fspath(path)!r} from its extension; use .png or .jpg")
+            raise ValueError(
+                f"cannot tell the image format of {os.fspath(path)!r} from its extension; use .png or .jpg"
+            )
     with atomic_write(path) as f:
         image.save(f, format=format, **params)
 
@@ -194,7 +198,9 @@ def find_images(inputs: Sequence[str | os.PathLike], recursive: bool = False) ->
                 matches = []
                 for root, dirs, files in os.walk(item):
                     dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                    matches += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".") and _is_image_name(f)]
+                    matches += [
+                        os.path.join(root, f) for f in sorted(files) if not f.startswith(".") and _is_image_name(f)
+                    ]
             else:
                 matches = [
                     os.path.join(item, f)

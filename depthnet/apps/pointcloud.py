@@ -10,6 +10,7 @@ This is the NYU Depth V2 toolbox's ``rgb_plane2rgb_world`` / ``depth_plane2depth
 flip y yourself for a y-up viewer), (2) the toolbox's MATLAB ``meshgrid(1:640, 1:480)`` counts pixels from 1, and
 (3) the toolbox lists points column-major (MATLAB ``X(:)``) while we list them row-major (``depth[valid]`` order).
 """
+
 from __future__ import annotations
 
 import os
@@ -73,7 +74,10 @@ def ply_header(num_vertices: int, with_colors: bool, comment: str | None = None)
 
 
 def write_ply(
-    path: str | os.PathLike, points: np.ndarray, colors: np.ndarray | None = None, comment: str | None = "DepthNet point cloud, metres, camera frame x right y down z forward"
+    path: str | os.PathLike,
+    points: np.ndarray,
+    colors: np.ndarray | None = None,
+    comment: str | None = "DepthNet point cloud, metres, camera frame x right y down z forward",
 ) -> None:
     """Write points (N x 3, metres) and optional colours (N x 3 uint8) as a binary little-endian PLY, atomically.
 
@@ -88,7 +92,9 @@ def write_ply(
     if colors is not None:
         colors = np.asarray(colors)
         if colors.shape != points.shape or colors.dtype != np.uint8:
-            raise ValueError(f"colors must be uint8 N x 3 matching points {points.shape}, got {colors.dtype} {colors.shape}")
+            raise ValueError(
+                f"colors must be uint8 N x 3 matching points {points.shape}, got {colors.dtype} {colors.shape}"
+            )
         fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
     vertices = np.empty(points.shape[0], dtype=np.dtype(fields))
     vertices["x"], vertices["y"], vertices["z"] = points[:, 0], points[:, 1], points[:, 2]

@@ -11,10 +11,11 @@ Conventions
 - Valid pixels: finite and > 0. Everything else gets ``invalid_color``.
 - Only matplotlib's Agg canvas is used (no pyplot, no global backend change, no display needed).
 """
+
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -56,7 +57,9 @@ def _lut(cmap: str) -> np.ndarray:
     try:
         cm = matplotlib.colormaps[cmap]
     except KeyError:
-        raise ValueError(f"unknown matplotlib colour map {cmap!r}; try 'plasma_r', 'magma_r', 'viridis' or 'turbo'") from None
+        raise ValueError(
+            f"unknown matplotlib colour map {cmap!r}; try 'plasma_r', 'magma_r', 'viridis' or 'turbo'"
+        ) from None
     return np.rint(cm(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0).astype(np.uint8)
 
 
@@ -99,7 +102,8 @@ def _as_rgb_uint8(image: np.ndarray, i: int) -> np.ndarray:
     a = np.asarray(image)
     if a.dtype != np.uint8:
         raise ValueError(
-            f"panel image {i} has dtype {a.dtype}; panels take uint8 images - colour-map depth maps with colorize() first"
+            f"panel image {i} has dtype {a.dtype}; panels take uint8 images - "
+            "colour-map depth maps with colorize() first"
         )
     if a.ndim == 2:
         a = np.repeat(a[..., None], 3, axis=2)
@@ -116,7 +120,12 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def colorbar_image(
-    vmin: float, vmax: float, height: int, cmap: str = DEFAULT_CMAP, width: int = COLORBAR_WIDTH, label: str = "depth [m]"
+    vmin: float,
+    vmax: float,
+    height: int,
+    cmap: str = DEFAULT_CMAP,
+    width: int = COLORBAR_WIDTH,
+    label: str = "depth [m]",
 ) -> np.ndarray:
     """A vertical colour bar with ticks in metres as uint8 ``height`` x ``width`` x 3 (matplotlib Agg canvas)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -129,7 +138,9 @@ def colorbar_image(
     canvas = FigureCanvasAgg(fig)
     bar_w, bottom, top = 14.0 / width, 10.0 / height, 1.0 - 10.0 / height
     ax = fig.add_axes((4.0 / width, bottom, bar_w, max(top - bottom, 0.05)))
-    ColorbarBase(ax, cmap=ListedColormap(_lut(cmap) / 255.0), norm=Normalize(vmin=vmin, vmax=vmax), orientation="vertical")
+    ColorbarBase(
+        ax, cmap=ListedColormap(_lut(cmap) / 255.0), norm=Normalize(vmin=vmin, vmax=vmax), orientation="vertical"
+    )
     ax.tick_params(labelsize=8)
     ax.set_ylabel(label, fontsize=8)
     canvas.draw()
@@ -225,7 +236,9 @@ def depth_panel(
         default_titles.append("ground truth")
     images.append(colorize(pred, vmin, vmax, cmap))
     default_titles.append("prediction")
-    return panel(images, list(titles) if titles is not None else default_titles, height=height, colorbar=(vmin, vmax, cmap))
+    return panel(
+        images, list(titles) if titles is not None else default_titles, height=height, colorbar=(vmin, vmax, cmap)
+    )
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> None:

@@ -6,16 +6,30 @@ into it by name. With `dilated=True` no stage strides after the stem's max-pool:
 stays at 1/4 of the input and its 3x3 convolutions use the stage's atrous rate. With
 `dilated=False` it is the ordinary ResNet (output stride 32), used by the baseline.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import keras
 from keras import layers, ops
 
-from depthnet.config import BACKBONE_BLOCKS, BACKBONE_STEM, BACKBONE_WIDTHS
-
+# Residual blocks per stage (conv2..conv5) and bottleneck widths, as keras.applications builds them.
+BACKBONE_BLOCKS = {
+    "resnet101": (3, 4, 23, 3),
+    "resnet50": (3, 4, 6, 3),
+    "small": (1, 1, 1, 1),
+    "tiny": (1, 1, 1, 1),
+}
+BACKBONE_WIDTHS = {
+    "resnet101": (64, 128, 256, 512),
+    "resnet50": (64, 128, 256, 512),
+    "small": (16, 32, 64, 128),
+    "tiny": (8, 16, 32, 64),
+}
+BACKBONE_STEM = {"resnet101": 64, "resnet50": 64, "small": 32, "tiny": 16}
 BN_EPSILON = 1.001e-5  # keras.applications ResNet
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 SIDE_OUTPUTS = ("conv2", "conv3", "conv4", "conv5")
@@ -143,8 +157,7 @@ def load_backbone_weights(backbone_model: keras.Model, backbone: str, weights: O
             reference.load_weights(path)
         except Exception as err:
             raise ValueError(
-                f"{path!r} is not a {backbone} (include_top=False) weight file that keras.applications "
-                f"can load: {err}"
+                f"{path!r} is not a {backbone} (include_top=False) weight file that keras.applications can load: {err}"
             ) from err
     copy_weights_by_name(reference, backbone_model)
 
@@ -168,7 +181,7 @@ def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
             )
         dst.set_weights(src_values)
         copied += 1
-    missing = [n for n, l in target_layers.items() if l.weights and n not in {s.name for s in source.layers}]
+    missing = [n for n, layer in target_layers.items() if layer.weights and n not in {s.name for s in source.layers}]
     if missing:
         raise ValueError(f"weight file lacks backbone layers {missing[:5]}")
     return copied

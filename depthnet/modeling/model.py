@@ -4,6 +4,7 @@ Input: float RGB in [0, 1], shape (H, W, 3), H and W divisible by 8. Output: pos
 metres at (H/2, W/2, 1). The DFE is a nested model named 'dfe'; every DMG layer's name starts
 with 'dmg_', so the two parameter groups of sec. 3.4 are `variable_groups(model)`.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,9 +12,16 @@ import math
 import keras
 from keras import layers
 
-from depthnet.backbone import ImageNetPreprocess, build_backbone, freeze, load_backbone_weights
-from depthnet.blocks import XAVIER, AttentionFuseBlock, BilinearUpsample, ChannelReduceBlock, CropToMatch, Log1pDepth
 from depthnet.config import ModelConfig
+from depthnet.modeling.backbone import ImageNetPreprocess, build_backbone, freeze, load_backbone_weights
+from depthnet.modeling.blocks import (
+    XAVIER,
+    AttentionFuseBlock,
+    BilinearUpsample,
+    ChannelReduceBlock,
+    CropToMatch,
+    Log1pDepth,
+)
 
 DFE_NAME = "dfe"
 
@@ -29,8 +37,14 @@ def _depth_head(features):
     2.5 m whatever the scale of the untrained features; with a random kernel, a backbone without
     ImageNet weights drives the softplus deep into saturation and no gradient flows.
     """
-    return layers.Conv2D(1, 3, padding="same", kernel_initializer="zeros",
-                         bias_initializer=keras.initializers.Constant(HEAD_BIAS_INIT), name="dmg_head")(features)
+    return layers.Conv2D(
+        1,
+        3,
+        padding="same",
+        kernel_initializer="zeros",
+        bias_initializer=keras.initializers.Constant(HEAD_BIAS_INIT),
+        name="dmg_head",
+    )(features)
 
 
 def _dense_generator(side_outputs, config: ModelConfig):
@@ -57,14 +71,23 @@ def _deconv_decoder(side_outputs, config: ModelConfig):
     widths = (512, 256, 128, 64)
     x = side_outputs[3]
     for i, skip in enumerate((side_outputs[2], side_outputs[1], side_outputs[0])):
-        x = layers.Conv2DTranspose(widths[i], 4, strides=2, padding="same", activation="relu",
-                                   kernel_initializer=XAVIER, name=f"dmg_deconv{i + 1}")(x)
+        x = layers.Conv2DTranspose(
+            widths[i],
+            4,
+            strides=2,
+            padding="same",
+            activation="relu",
+            kernel_initializer=XAVIER,
+            name=f"dmg_deconv{i + 1}",
+        )(x)
         x = CropToMatch(name=f"dmg_crop{i + 1}")([x, skip])
         x = layers.Concatenate(name=f"dmg_skip{i + 1}")([x, skip])
-        x = layers.Conv2D(widths[i], 3, padding="same", activation="relu", kernel_initializer=XAVIER,
-                          name=f"dmg_fuse{i + 1}")(x)
-    x = layers.Conv2DTranspose(widths[3], 4, strides=2, padding="same", activation="relu",
-                               kernel_initializer=XAVIER, name="dmg_deconv4")(x)
+        x = layers.Conv2D(
+            widths[i], 3, padding="same", activation="relu", kernel_initializer=XAVIER, name=f"dmg_fuse{i + 1}"
+        )(x)
+    x = layers.Conv2DTranspose(
+        widths[3], 4, strides=2, padding="same", activation="relu", kernel_initializer=XAVIER, name="dmg_deconv4"
+    )(x)
     return _depth_head(x)
 
 

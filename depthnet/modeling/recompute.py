@@ -8,7 +8,7 @@ stage); the backward pass re-runs a segment's forward from its saved input, then
 through it, one segment at a time. The numbers do not change (same operations on the same values);
 every trainable segment runs its forward twice.
 
-`StagedForward(model, granularity)` rebuilds the forward pass of a `depthnet.model.build_model`
+`StagedForward(model, granularity)` rebuilds the forward pass of a `depthnet.modeling.model.build_model`
 network from its own layers (no copies, shared weights), without touching model.py:
 
     images -> imagenet_preprocess -> stem (conv1_*, pool1) -> segments of the 'dfe' backbone
@@ -23,9 +23,11 @@ training mode updates its moving statistics in every forward call, and a recompu
 update them a second time. The state variables of a segment are snapshotted before the
 recomputation and restored after it, so they end the step exactly as without recomputation.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -64,8 +66,9 @@ def recompute_grad(fn: Callable[[tf.Tensor], tf.Tensor], state_variables: Sequen
                 y_again = fn(x_again)
             for v, value in zip(state_variables, snapshot):
                 v.assign(value)
-            grads = tape.gradient(y_again, [x_again] + variables, output_gradients=dy,
-                                  unconnected_gradients=tf.UnconnectedGradients.NONE)
+            grads = tape.gradient(
+                y_again, [x_again] + variables, output_gradients=dy, unconnected_gradients=tf.UnconnectedGradients.NONE
+            )
             return grads[0], grads[1:]
 
         return y, grad
@@ -82,8 +85,10 @@ def _dfe_call_outputs(model: keras.Model, dfe: keras.Model) -> list:
 
 
 def _block_names(dfe: keras.Model, stage: str) -> list[str]:
-    names = [layer.name for layer in dfe.layers if layer.name.startswith(stage + "_block") and layer.name.endswith("_out")]
-    return sorted(names, key=lambda n: int(n[len(stage) + len("_block"):-len("_out")]))
+    names = [
+        layer.name for layer in dfe.layers if layer.name.startswith(stage + "_block") and layer.name.endswith("_out")
+    ]
+    return sorted(names, key=lambda n: int(n[len(stage) + len("_block") : -len("_out")]))
 
 
 def _has_trainable(model: keras.Model) -> bool:
@@ -124,8 +129,9 @@ class StagedForward:
                 raise ValueError(f"backbone {dfe.name!r} has no {stage}_block*_out layers")
             ends = blocks if granularity == "block" else blocks[-1:]
             for end in ends:
-                segment = keras.Model(dfe.get_layer(previous).output, dfe.get_layer(end).output,
-                                      name=f"recompute_{previous}_to_{end}")
+                segment = keras.Model(
+                    dfe.get_layer(previous).output, dfe.get_layer(end).output, name=f"recompute_{previous}_to_{end}"
+                )
                 self.segments.append((segment, end == blocks[-1]))
                 previous = end
         self.head = keras.Model(_dfe_call_outputs(model, dfe), model.output, name="recompute_head")

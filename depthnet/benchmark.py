@@ -1,9 +1,9 @@
-"""`depthnet-bench`: inference speed and arithmetic of the network, next to a matmul reference.
+"""The inference benchmark behind `depthnet-bench`: speed and arithmetic of the network, next to a matmul reference.
 
     depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,8 --iterations=5
     depthnet-bench --config=quick --iterations=3 --output_json=bench.json
 
-For each precision (fp32; bf16 = Keras mixed_bfloat16 via train.set_precision) it builds the model
+For each precision (fp32; bf16 = Keras mixed_bfloat16 via precision.set_precision) it builds the model
 (random weights: speed does not depend on them), traces a `tf.function` of the inference call at
 `--height` x `--width` (default 240x320, the paper's input) per batch size, warms it up, and times
 `--iterations` calls. In the same run it times a `--matmul_size`^3 matrix product in that precision
@@ -36,23 +36,36 @@ without AMX or AVX512-BF16, bf16 is emulated and gives no speed-up (the benchmar
 score a trained run at every precision on the same frames (`accuracy.precisions.<p>.abs_rel` and
 `abs_rel_change_vs_fp32`).
 """
+
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-import platform
-import sys
 import time
-from typing import Any, Optional, Sequence
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
 
+from depthnet.config import preset
+from depthnet.evaluation import Protocol, evaluate_predictor, iter_split_frames
+from depthnet.inference import Predictor
+from depthnet.metrics import COUNT_KEYS, METRIC_KEYS
+from depthnet.modeling.model import build_model, count_params
+from depthnet.precision import SIXTEEN_BIT_UNITS, cpu_isa, cpu_model, precision_warning, set_precision
+
 PRECISION_DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
-CONV_OP_TYPES = ("Conv2D", "Conv2DBackpropInput", "DepthwiseConv2dNative", "MatMul", "BatchMatMulV2",
-                 "BatchMatMulV3", "_FusedConv2D", "_FusedMatMul")
+CONV_OP_TYPES = (
+    "Conv2D",
+    "Conv2DBackpropInput",
+    "DepthwiseConv2dNative",
+    "MatMul",
+    "BatchMatMulV2",
+    "BatchMatMulV3",
+    "_FusedConv2D",
+    "_FusedMatMul",
+)
 
 
 # ---------------------------------------------------------------------------------------------- FLOPs
@@ -62,7 +75,7 @@ def _counted_layers(model) -> list:
     import keras
 
     kinds = (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv2D, keras.layers.Dense)
-    return [l for l in model._flatten_layers(include_self=False, recursive=True) if isinstance(l, kinds)]
+    return [layer for layer in model._flatten_layers(include_self=False, recursive=True) if isinstance(layer, kinds)]
 
 
 def layer_flops(layer, input_shape: Sequence[int], output_shape: Sequence[int]) -> int:
@@ -135,7 +148,7 @@ def count_flops_tf(fn, input_shape: Sequence[int]) -> dict[str, Any]:
 
     if hasattr(fn, "layers"):
         model = fn
-        fn = lambda x: model(x, training=False)  # noqa: E731
+        fn = lambda x: model(x, training=False)
     concrete = tf.function(fn, autograph=False).get_concrete_function(tf.TensorSpec(list(input_shape), tf.float32))
     graph = convert_variables_to_constants_v2(concrete).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
@@ -157,8 +170,16 @@ def count_flops_tf(fn, input_shape: Sequence[int]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- timing
 
 
-def time_model(model, batch: int, height: int, width: int, iterations: int, warmup: int = 1,
-               seed: int = 0, jit_compile: bool = False) -> dict[str, float]:
+def time_model(
+    model,
+    batch: int,
+    height: int,
+    width: int,
+    iterations: int,
+    warmup: int = 1,
+    seed: int = 0,
+    jit_compile: bool = False,
+) -> dict[str, float]:
     """Frames/s and ms/frame of `model(x, training=False)` in a tf.function (XLA with `jit_compile`)."""
     x = tf.random.stateless_uniform([batch, height, width, 3], seed=[seed, batch])
 
@@ -175,8 +196,12 @@ def time_model(model, batch: int, height: int, width: int, iterations: int, warm
         times.append(time.perf_counter() - start)
     total = float(sum(times))
     fps = batch * len(times) / total
-    return {"fps": fps, "ms_per_frame": 1000.0 / fps, "ms_per_batch_median": 1000.0 * float(np.median(times)),
-            "iterations": len(times)}
+    return {
+        "fps": fps,
+        "ms_per_frame": 1000.0 / fps,
+        "ms_per_batch_median": 1000.0 * float(np.median(times)),
+        "iterations": len(times),
+    }
 
 
 def matmul_gflops(size: int, dtype: tf.DType, iterations: int = 3, warmup: int = 1) -> float:
@@ -210,39 +235,33 @@ def numpy_matmul_gflops(size: int, iterations: int = 3) -> float:
     return 2.0 * size**3 * max(1, iterations) / (time.perf_counter() - start) / 1e9
 
 
-def _machine() -> dict[str, Any]:
+def machine_info() -> dict[str, Any]:
     """CPU model, the CPU flags that decide bf16 speed, and TF's threading."""
-    from depthnet.train import SIXTEEN_BIT_UNITS, cpu_isa
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     isa = cpu_isa()
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "tensorflow": tf.__version__, "isa": isa,
-            "bf16_hardware": bool(SIXTEEN_BIT_UNITS["bf16"] & set(isa)),
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads()}
+    return {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "isa": isa,
+        "bf16_hardware": bool(SIXTEEN_BIT_UNITS["bf16"] & set(isa)),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+    }
 
 
-def precision_accuracy(model_dir: str, split_dir: str, precisions: Sequence[str], max_frames: Optional[int] = None,
-                       checkpoint: str = "best") -> dict[str, dict[str, float]]:
+def precision_accuracy(
+    model_dir: str,
+    split_dir: str,
+    precisions: Sequence[str],
+    max_frames: Optional[int] = None,
+    checkpoint: str = "best",
+) -> dict[str, dict[str, float]]:
     """Metrics of a trained run at each precision on the same frames, and the change relative to fp32.
 
     Each entry: the standard metrics (no crop, 0.001-10 m, per image) and, when fp32 is among the
     precisions, `abs_rel_change_vs_fp32` = |abs_rel - abs_rel_fp32| / abs_rel_fp32 and
     `max_abs_depth_diff_m` / `mean_abs_depth_diff_m` between the two predictions.
     """
-    from depthnet.evaluate import Protocol, evaluate_predictor, iter_split_frames
-    from depthnet.metrics import COUNT_KEYS, METRIC_KEYS
-    from depthnet.predict import Predictor
-    from depthnet.train import set_precision
-
     out: dict[str, dict[str, float]] = {}
     preds: dict[str, list[np.ndarray]] = {}
     try:
@@ -255,8 +274,9 @@ def precision_accuracy(model_dir: str, split_dir: str, precisions: Sequence[str]
                 _kept.append(np.asarray(depth, np.float32))
                 return depth
 
-            metrics, _ = evaluate_predictor(predict, iter_split_frames(split_dir, max_frames),
-                                            Protocol(input_size=predictor.working))
+            metrics, _ = evaluate_predictor(
+                predict, iter_split_frames(split_dir, max_frames), Protocol(input_size=predictor.working)
+            )
             out[precision] = {k: float(metrics[k]) for k in METRIC_KEYS + COUNT_KEYS}
             preds[precision] = kept
     finally:
@@ -267,36 +287,51 @@ def precision_accuracy(model_dir: str, split_dir: str, precisions: Sequence[str]
                 continue
             diffs = [np.abs(a - b) for a, b in zip(preds[precision], preds["fp32"])]
             out[precision]["abs_rel_change_vs_fp32"] = abs(out[precision]["abs_rel"] - out["fp32"]["abs_rel"]) / max(
-                out["fp32"]["abs_rel"], 1e-12)
+                out["fp32"]["abs_rel"], 1e-12
+            )
             out[precision]["max_abs_depth_diff_m"] = float(max(d.max() for d in diffs))
             out[precision]["mean_abs_depth_diff_m"] = float(np.mean([d.mean() for d in diffs]))
     return out
 
 
-def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), batch_sizes: Sequence[int] = (1, 8),
-              height: int = 240, width: int = 320, iterations: int = 5, warmup: int = 1, matmul_size: int = 4096,
-              matmul_iterations: int = 3, tf_profiler: bool = True, jit_compile: bool = False,
-              log=None) -> dict[str, Any]:
+def benchmark(
+    config_name: str = "full",
+    precisions: Sequence[str] = ("fp32",),
+    batch_sizes: Sequence[int] = (1, 8),
+    height: int = 240,
+    width: int = 320,
+    iterations: int = 5,
+    warmup: int = 1,
+    matmul_size: int = 4096,
+    matmul_iterations: int = 3,
+    tf_profiler: bool = True,
+    jit_compile: bool = False,
+    log=None,
+) -> dict[str, Any]:
     """The whole benchmark as a JSON-able dict (module docstring)."""
-    import dataclasses
-
-    from depthnet.config import preset
-    from depthnet.model import build_model, count_params
-    from depthnet.train import precision_warning, set_precision
-
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    log = log or (lambda s: None)
     if height % 8 or width % 8:
         raise ValueError(f"--height and --width must be multiples of 8, got {height}x{width}")
     config = dataclasses.replace(preset(config_name), backbone_weights=None)
-    result: dict[str, Any] = {"config": config_name, "model": config.to_dict(), "input_size": [height, width],
-                              "batch_sizes": list(batch_sizes), "iterations": iterations, "warmup": warmup,
-                              "jit_compile": jit_compile,
-                              "matmul_size": matmul_size, "machine": _machine(), "precisions": {},
-                              "flops_method": ("analytic: 2 x multiply-accumulates of Conv2D/Conv2DTranspose/"
-                                               "DepthwiseConv2D/Dense layers at the benchmark size (bias, BN, "
-                                               "activations, resizes, elementwise not counted); "
-                                               "gflops_per_frame_tf_profiler: tf.compat.v1.profiler float_ops of "
-                                               "the traced graph (all ops)")}
+    result: dict[str, Any] = {
+        "config": config_name,
+        "model": config.to_dict(),
+        "input_size": [height, width],
+        "batch_sizes": list(batch_sizes),
+        "iterations": iterations,
+        "warmup": warmup,
+        "jit_compile": jit_compile,
+        "matmul_size": matmul_size,
+        "machine": machine_info(),
+        "precisions": {},
+        "flops_method": (
+            "analytic: 2 x multiply-accumulates of Conv2D/Conv2DTranspose/"
+            "DepthwiseConv2D/Dense layers at the benchmark size (bias, BN, "
+            "activations, resizes, elementwise not counted); "
+            "gflops_per_frame_tf_profiler: tf.compat.v1.profiler float_ops of "
+            "the traced graph (all ops)"
+        ),
+    }
     flops = None
     try:
         for precision in precisions:
@@ -340,75 +375,3 @@ def benchmark(config_name: str = "full", precisions: Sequence[str] = ("fp32",), 
     finally:
         set_precision("fp32")
     return result
-
-
-# ---------------------------------------------------------------------------------------------- CLI
-
-
-def _define_flags() -> None:
-    from absl import flags
-
-    flags.DEFINE_string("config", "full", "Model preset: full, dfe_afb, dfe, baseline, quick, tiny.")
-    flags.DEFINE_list("precision", ["fp32"], "Comma-separated precisions: fp32, bf16 (fp16).")
-    flags.DEFINE_list("batch_sizes", ["1", "8"], "Comma-separated batch sizes.")
-    flags.DEFINE_integer("iterations", 5, "Timed calls per batch size.")
-    flags.DEFINE_integer("warmup", 1, "Untimed calls first (the first one traces).")
-    flags.DEFINE_integer("height", 240, "Input height (multiple of 8).")
-    flags.DEFINE_integer("width", 320, "Input width (multiple of 8).")
-    flags.DEFINE_integer("matmul_size", 4096, "Reference matmul size n (n x n times n x n).")
-    flags.DEFINE_integer("matmul_iterations", 3, "Timed reference matmuls.")
-    flags.DEFINE_boolean("tf_profiler", True, "Also count FLOPs with tf.compat.v1.profiler (cross-check).")
-    flags.DEFINE_boolean("jit_compile", False, "Time the model compiled with XLA (tf.function(jit_compile=True)).")
-    flags.DEFINE_string("accuracy_model_dir", None, "A training run to score at every --precision on "
-                        "--accuracy_data_dir (same frames): adds 'accuracy' with abs_rel per precision and its "
-                        "change relative to fp32.")
-    flags.DEFINE_string("accuracy_data_dir", None, "A prepared split (depthnet-prepare output) for --accuracy_model_dir.")
-    flags.DEFINE_integer("accuracy_frames", 0, "Score at most N frames (0 = all).")
-    flags.DEFINE_string("output_json", None, "Also write the JSON here.")
-
-
-def main(argv) -> int:
-    from absl import app, flags
-
-    FLAGS = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}")
-    try:
-        batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-    except ValueError:
-        raise app.UsageError(f"--batch_sizes must be integers, got {FLAGS.batch_sizes}") from None
-    if not batch_sizes or min(batch_sizes) < 1:
-        raise app.UsageError("--batch_sizes must be positive integers")
-    if bool(FLAGS.accuracy_model_dir) != bool(FLAGS.accuracy_data_dir):
-        raise app.UsageError("--accuracy_model_dir and --accuracy_data_dir go together")
-    try:
-        result = benchmark(FLAGS.config, FLAGS.precision, batch_sizes, FLAGS.height, FLAGS.width, FLAGS.iterations,
-                           FLAGS.warmup, FLAGS.matmul_size, FLAGS.matmul_iterations, FLAGS.tf_profiler,
-                           FLAGS.jit_compile)
-        if FLAGS.accuracy_model_dir:
-            result["accuracy"] = {"model_dir": os.path.abspath(FLAGS.accuracy_model_dir),
-                                  "data_dir": os.path.abspath(FLAGS.accuracy_data_dir),
-                                  "precisions": precision_accuracy(FLAGS.accuracy_model_dir, FLAGS.accuracy_data_dir,
-                                                                   FLAGS.precision, FLAGS.accuracy_frames or None)}
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    text = json.dumps(result, indent=2)
-    print(text)
-    if FLAGS.output_json:
-        from depthnet.apps.imageio import atomic_write
-
-        with atomic_write(FLAGS.output_json, "w") as f:
-            f.write(text + "\n")
-    return 0
-
-
-def run() -> None:
-    from absl import app
-
-    _define_flags()
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()

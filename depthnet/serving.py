@@ -1,4 +1,4 @@
-"""`depthnet-export`: a training run's checkpoint -> a self-contained TensorFlow SavedModel.
+"""Serving: a training run's checkpoint -> a self-contained TensorFlow SavedModel (`depthnet-export`).
 
     depthnet-export --model_dir=runs/full --export_dir=exports/full [--checkpoint=best] [--precision=fp32]
 
@@ -33,22 +33,33 @@ checkpoint) and, when the run has been evaluated, ``eval_metrics.json`` (a copy 
 ``<model_dir>/eval/metrics.json``: metrics with the protocol that produced them). They are tracked as
 ``tf.saved_model.Asset`` objects: ``loaded.config_asset.asset_path`` etc.
 """
+
 from __future__ import annotations
 
 import datetime
 import json
 import os
 import shutil
-import sys
 import tempfile
-from typing import Any, Optional, Sequence
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import tensorflow as tf
 
-from depthnet.predict import (IMAGES_SPEC, MAX_UPSCALE, REFERENCE_SIZE, SERVING_INFO_NAME, SIZE_MULTIPLE,
-                              WORKING_SIZE, infer_depth, keras_model_fn, min_input_pixels)
+from depthnet import data
+from depthnet.checkpoints import checkpoint_path, read_run_config_json, restore_model
+from depthnet.inference import (
+    IMAGES_SPEC,
+    MAX_UPSCALE,
+    REFERENCE_SIZE,
+    SERVING_INFO_NAME,
+    SIZE_MULTIPLE,
+    WORKING_SIZE,
+    infer_depth,
+    keras_model_fn,
+    min_input_pixels,
+)
+from depthnet.precision import set_precision
 
 BYTES_SPEC = tf.TensorSpec([None], tf.string, name="image_bytes")
 
@@ -66,9 +77,11 @@ def decode_batch(image_bytes: tf.Tensor) -> tf.Tensor:
     def one(data: tf.Tensor) -> tf.Tensor:
         image = decode(data)
         same = tf.debugging.assert_equal(
-            tf.shape(image), first,
+            tf.shape(image),
+            first,
             message="all images of one serving_bytes request must have the same height and width; "
-                    "send differently sized images in separate requests")
+            "send differently sized images in separate requests",
+        )
         with tf.control_dependencies([same]):
             return tf.identity(image)
 
@@ -110,21 +123,28 @@ class DepthServingModule(tf.Module):
         return {"serving_default": self.serve_images, "serving_bytes": self.serve_bytes}
 
 
-def serving_info(working: Sequence[int], precision: str, checkpoint_path: Optional[str],
-                 model_dir: Optional[str]) -> dict[str, Any]:
+def serving_info(
+    working: Sequence[int], precision: str, checkpoint_path: Optional[str], model_dir: Optional[str]
+) -> dict[str, Any]:
     """The content of assets/serving.json."""
     return {
         "signatures": {
-            "serving_default": {"inputs": {"images": "uint8 [batch, height, width, 3] RGB, any size"},
-                                "outputs": {"depth": "float32 [batch, height, width, 1] metres, input size"}},
-            "serving_bytes": {"inputs": {"image_bytes": "string [batch] encoded JPEG/PNG/BMP/GIF, one size per request"},
-                              "outputs": {"depth": "float32 [batch, height, width, 1] metres, decoded size"}},
+            "serving_default": {
+                "inputs": {"images": "uint8 [batch, height, width, 3] RGB, any size"},
+                "outputs": {"depth": "float32 [batch, height, width, 1] metres, input size"},
+            },
+            "serving_bytes": {
+                "inputs": {"image_bytes": "string [batch] encoded JPEG/PNG/BMP/GIF, one size per request"},
+                "outputs": {"depth": "float32 [batch, height, width, 1] metres, decoded size"},
+            },
         },
         "working_size": list(working),
-        "resize_rule": (f"x/255; inputs with more pixels than {REFERENCE_SIZE[0]}x{REFERENCE_SIZE[1]} first shrunk "
-                        f"(antialiased) to that pixel count; bilinear (half-pixel, no antialias) to the working size "
-                        f"= {working[0]}x{working[1]}'s pixel count at the input's aspect, sides rounded half-up to "
-                        f"multiples of {SIZE_MULTIPLE}; network; depth bilinear back to the input size"),
+        "resize_rule": (
+            f"x/255; inputs with more pixels than {REFERENCE_SIZE[0]}x{REFERENCE_SIZE[1]} first shrunk "
+            f"(antialiased) to that pixel count; bilinear (half-pixel, no antialias) to the working size "
+            f"= {working[0]}x{working[1]}'s pixel count at the input's aspect, sides rounded half-up to "
+            f"multiples of {SIZE_MULTIPLE}; network; depth bilinear back to the input size"
+        ),
         "min_input_pixels": min_input_pixels(working),
         "max_upscale": MAX_UPSCALE,
         "precision": precision,
@@ -142,15 +162,21 @@ def _is_saved_model_dir(path: str) -> bool:
 def _check_target(export_dir: str) -> None:
     if os.path.exists(export_dir):
         if not os.path.isdir(export_dir):
-            raise FileExistsError(f"--export_dir {export_dir!r} exists and is a file; choose another path")
+            raise FileExistsError(f"export_dir {export_dir!r} exists and is a file; choose another path")
         if os.listdir(export_dir) and not _is_saved_model_dir(export_dir):
             raise FileExistsError(
-                f"--export_dir {export_dir!r} is a non-empty folder that is not a SavedModel; refusing to replace "
-                f"it -- choose a new or empty folder")
+                f"export_dir {export_dir!r} is a non-empty folder that is not a SavedModel; refusing to replace "
+                f"it -- choose a new or empty folder"
+            )
 
 
-def export_saved_model(model, export_dir: str, metadata: Optional[dict[str, Any]] = None,
-                       working: Sequence[int] = WORKING_SIZE, verify: bool = True) -> str:
+def export_saved_model(
+    model,
+    export_dir: str,
+    metadata: Optional[dict[str, Any]] = None,
+    working: Sequence[int] = WORKING_SIZE,
+    verify: bool = True,
+) -> str:
     """Writes the SavedModel of `model` to `export_dir` atomically (temporary sibling + rename).
 
     `metadata`: {asset file name: JSON-able content} stored under assets/ (e.g. 'config.json').
@@ -203,24 +229,27 @@ def _smoke_test(path: str) -> None:
         raise RuntimeError(f"serving_bytes returned depth of shape {tuple(depth_bytes.shape)}")
 
 
-def export_run(model_dir: str, export_dir: str, checkpoint: str = "best", precision: str = "fp32",
-               working: Optional[Sequence[int]] = None, verify: bool = True) -> str:
+def export_run(
+    model_dir: str,
+    export_dir: str,
+    checkpoint: str = "best",
+    precision: str = "fp32",
+    working: Optional[Sequence[int]] = None,
+    verify: bool = True,
+) -> str:
     """Restores a training run's checkpoint and exports it with its config and last evaluation.
 
     `working` defaults to the run's own scale (``data.resize_for_crop`` of its training crop).
     """
-    from depthnet import data
-    from depthnet.predict import _checkpoint_path
-    from depthnet.train import CONFIG_NAME, restore_model, set_precision
-
     model, model_config = restore_model(model_dir, which=checkpoint, precision=precision)
     working = tuple(working) if working is not None else data.resize_for_crop(model_config.input_size)
     try:
-        with open(os.path.join(model_dir, CONFIG_NAME), encoding="utf-8") as f:
-            run_config = json.load(f)
-        ckpt = _checkpoint_path(model_dir, checkpoint)
-        metadata: dict[str, Any] = {"config.json": run_config,
-                                    SERVING_INFO_NAME: serving_info(working, precision, ckpt, model_dir)}
+        run_config = read_run_config_json(model_dir)
+        ckpt = checkpoint_path(model_dir, checkpoint)
+        metadata: dict[str, Any] = {
+            "config.json": run_config,
+            SERVING_INFO_NAME: serving_info(working, precision, ckpt, model_dir),
+        }
         eval_path = os.path.join(model_dir, "eval", "metrics.json")
         if os.path.exists(eval_path):
             with open(eval_path, encoding="utf-8") as f:
@@ -228,42 +257,3 @@ def export_run(model_dir: str, export_dir: str, checkpoint: str = "best", precis
         return export_saved_model(model, export_dir, metadata, working, verify)
     finally:
         set_precision("fp32")
-
-
-def _define_flags() -> None:
-    from absl import flags
-
-    flags.DEFINE_string("model_dir", None, "A depthnet-train model_dir.")
-    flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (replaced atomically if it is one).")
-    flags.DEFINE_string("checkpoint", "best", "best (best validation abs_rel), latest, or a checkpoint prefix.")
-    flags.DEFINE_string("precision", "fp32", "fp32 or bf16 (Keras mixed_bfloat16; output stays float32).")
-
-
-def main(argv) -> int:
-    from absl import app, flags
-
-    FLAGS = flags.FLAGS
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments {argv[1:]}")
-    if not FLAGS.model_dir or not FLAGS.export_dir:
-        raise app.UsageError("--model_dir and --export_dir are required")
-    try:
-        path = export_run(FLAGS.model_dir, FLAGS.export_dir, FLAGS.checkpoint, FLAGS.precision)
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"exported {FLAGS.model_dir} ({FLAGS.checkpoint}, {FLAGS.precision}) to {path}")
-    print("signatures: serving_default(images: uint8 [B,H,W,3]) -> depth float32 [B,H,W,1] metres; "
-          "serving_bytes(image_bytes: string [B]) -> depth")
-    return 0
-
-
-def run() -> None:
-    from absl import app
-
-    _define_flags()
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()

@@ -1,34 +1,23 @@
-"""`depthnet-summary`: build a configuration, run it on a sample input and print what it is made of."""
+"""What a configuration is made of: parameter counts per group, side-output and output shapes (`depthnet-summary`)."""
+
 from __future__ import annotations
 
 import time
 
 import numpy as np
-from absl import app, flags
 
-from depthnet.config import preset
-
-FLAGS = flags.FLAGS
-
-
-def _define_flags() -> None:
-    flags.DEFINE_string("config", "full", "Preset: full, dfe_afb, dfe, baseline, quick, tiny.")
-    flags.DEFINE_string("backbone_weights", "none", "'imagenet', 'none' or a path to a ResNet notop weight file.")
-    flags.DEFINE_list("input_size", None, "H,W of the sample input (default: the config's input_size).")
+from depthnet.modeling.backbone import ImageNetPreprocess
+from depthnet.modeling.model import DFE_NAME, build_model, count_params, variable_groups
 
 
 def describe(config) -> dict:
     """Builds the model and returns parameter counts, side-output shapes and the output shape."""
-    from depthnet.model import DFE_NAME, build_model, count_params, variable_groups
-
     model = build_model(config)
     dfe = model.get_layer(DFE_NAME)
     groups = variable_groups(model)
     height, width = config.input_size
     sample = np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32)
     start = time.perf_counter()
-    from depthnet.backbone import ImageNetPreprocess
-
     side_outputs = dfe(ImageNetPreprocess()(sample))
     depth = model(sample)
     seconds = time.perf_counter() - start
@@ -62,20 +51,3 @@ def format_summary(info: dict) -> str:
     lines.append(f"output (depth m) {info['output_shape']}")
     lines.append(f"forward pass     {info['sample_seconds']:.2f} s (first call, includes tracing)")
     return "\n".join(lines)
-
-
-def main(argv) -> None:
-    del argv
-    overrides = {"backbone_weights": FLAGS.backbone_weights}
-    if FLAGS.input_size:
-        overrides["input_size"] = tuple(int(s) for s in FLAGS.input_size)
-    print(format_summary(describe(preset(FLAGS.config, **overrides))))
-
-
-def run() -> None:
-    _define_flags()
-    app.run(main)
-
-
-if __name__ == "__main__":
-    run()

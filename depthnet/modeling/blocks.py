@@ -3,6 +3,7 @@
 All layers are serializable (`get_config`) and use Xavier/Glorot initialisation, as the paper
 initialises the DMG (sec. 3.4).
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -28,8 +29,12 @@ class ChannelReduceBlock(layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         conv = dict(kernel_initializer=self.kernel_initializer, dtype=self.dtype_policy)
         self.reduce = layers.Conv2D(self.filters, 1, name="reduce", **conv)
-        self.conv_a = layers.Conv2D(self.filters, 3, padding="same", dilation_rate=self.dilation_rate, name="conv_a", **conv)
-        self.conv_b = layers.Conv2D(self.filters, 3, padding="same", dilation_rate=self.dilation_rate, name="conv_b", **conv)
+        self.conv_a = layers.Conv2D(
+            self.filters, 3, padding="same", dilation_rate=self.dilation_rate, name="conv_a", **conv
+        )
+        self.conv_b = layers.Conv2D(
+            self.filters, 3, padding="same", dilation_rate=self.dilation_rate, name="conv_b", **conv
+        )
 
     def build(self, input_shape):
         self.reduce.build(input_shape)
@@ -158,7 +163,7 @@ class BilinearUpsample(layers.Layer):
         return tf.cast(tf.image.resize(inputs, size, method="bilinear"), inputs.dtype)
 
     def compute_output_shape(self, input_shape):
-        scale = lambda d: None if d is None else d * self.factor  # noqa: E731
+        scale = lambda d: None if d is None else d * self.factor
         return (input_shape[0], scale(input_shape[1]), scale(input_shape[2]), input_shape[3])
 
     def get_config(self) -> dict[str, Any]:

@@ -1,0 +1,85 @@
+"""A training run's folder: `config.json`, the one rule for which checkpoint, and restoring a model.
+
+    <model_dir>/config.json   {"model": ModelConfig, "train": TrainConfig}
+    <model_dir>/ckpt/         the last N checkpoints (tf.train.CheckpointManager)
+    <model_dir>/best/         the checkpoint with the best validation abs_rel
+
+`checkpoint_path(model_dir, which)` is the one rule: 'best' is best/ falling back to the latest of
+ckpt/ (no validation ran yet), 'latest' is the latest of ckpt/, anything else is a checkpoint prefix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+import tensorflow as tf
+
+from depthnet.config import ModelConfig, TrainConfig
+from depthnet.precision import set_precision
+
+CONFIG_NAME = "config.json"
+CHECKPOINT_DIR = "ckpt"
+BEST_DIR = "best"
+
+
+def write_run_config(run: TrainConfig, model_config: ModelConfig) -> str:
+    """Writes config.json; refuses to resume a model_dir whose model differs from this one."""
+    os.makedirs(run.model_dir, exist_ok=True)
+    path = os.path.join(run.model_dir, CONFIG_NAME)
+    payload = {"model": model_config.to_dict(), "train": dataclasses.asdict(run)}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            previous = json.load(f)
+        if previous.get("model") != payload["model"]:
+            raise ValueError(
+                f"{run.model_dir} holds a run of a different model ({previous.get('model')}); "
+                f"use a new model_dir or the same model configuration"
+            )
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+    return path
+
+
+def read_run_config_json(model_dir: str) -> dict:
+    """The raw content of `<model_dir>/config.json`."""
+    path = os.path.join(model_dir, CONFIG_NAME)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: is {model_dir!r} a depthnet-train model_dir?")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_run_config(model_dir: str) -> tuple[ModelConfig, TrainConfig]:
+    """Reads `<model_dir>/config.json` back into the two configuration objects."""
+    payload = read_run_config_json(model_dir)
+    return ModelConfig.from_dict(payload["model"]), TrainConfig(**payload["train"])
+
+
+def checkpoint_path(model_dir: str, which: str = "best") -> Optional[str]:
+    """THE rule for which checkpoint of a run: 'best', 'latest' or an explicit prefix (module docstring)."""
+    if which not in ("best", "latest"):
+        return which
+    path = tf.train.latest_checkpoint(os.path.join(model_dir, BEST_DIR)) if which == "best" else None
+    return path or tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
+
+
+def restore_model(model_dir: str, which: str = "best", precision: str = "fp32"):
+    """(Keras model, ModelConfig) of a training run, from the checkpoint :func:`checkpoint_path` picks.
+
+    The backbone is not re-loaded from ImageNet (the checkpoint holds every weight).
+    """
+    from depthnet.modeling.model import build_model
+
+    model_config, _ = load_run_config(model_dir)
+    set_precision(precision)
+    model = build_model(dataclasses.replace(model_config, backbone_weights=None))
+    path = checkpoint_path(model_dir, which)
+    if not path:
+        raise FileNotFoundError(f"no checkpoint in {model_dir!r} (looked in ckpt/ and best/); train first")
+    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    return model, model_config

@@ -1,0 +1,96 @@
+"""`depthnet-bench`: inference speed and arithmetic of the network next to matmul references.
+
+    depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,8 --iterations=5
+    depthnet-bench --config=quick --iterations=3 --output_json=bench.json
+
+What is measured and printed: :mod:`depthnet.benchmark`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from absl import flags
+
+from depthnet.cli import common
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("config", "full", "Model preset: full, dfe_afb, dfe, baseline, quick, tiny.")
+    flags.DEFINE_list("precision", ["fp32"], "Comma-separated precisions: fp32, bf16 (fp16).")
+    flags.DEFINE_list("batch_sizes", ["1", "8"], "Comma-separated batch sizes.")
+    flags.DEFINE_integer("iterations", 5, "Timed calls per batch size.")
+    flags.DEFINE_integer("warmup", 1, "Untimed calls first (the first one traces).")
+    flags.DEFINE_integer("height", 240, "Input height (multiple of 8).")
+    flags.DEFINE_integer("width", 320, "Input width (multiple of 8).")
+    flags.DEFINE_integer("matmul_size", 4096, "Reference matmul size n (n x n times n x n).")
+    flags.DEFINE_integer("matmul_iterations", 3, "Timed reference matmuls.")
+    flags.DEFINE_boolean("tf_profiler", True, "Also count FLOPs with tf.compat.v1.profiler (cross-check).")
+    flags.DEFINE_boolean("jit_compile", False, "Time the model compiled with XLA (tf.function(jit_compile=True)).")
+    flags.DEFINE_string(
+        "accuracy_model_dir",
+        None,
+        "A training run to score at every --precision on "
+        "--accuracy_data_dir (same frames): adds 'accuracy' with abs_rel per precision and its "
+        "change relative to fp32.",
+    )
+    flags.DEFINE_string(
+        "accuracy_data_dir", None, "A prepared split (depthnet-prepare output) for --accuracy_model_dir."
+    )
+    flags.DEFINE_integer("accuracy_frames", 0, "Score at most N frames (0 = all).")
+    flags.DEFINE_string("output_json", None, "Also write the JSON here.")
+
+
+def main(argv) -> int:
+    from depthnet.apps.imageio import atomic_write
+    from depthnet.benchmark import benchmark, precision_accuracy
+
+    common.no_extra_args(argv)
+    try:
+        batch_sizes = [int(b) for b in FLAGS.batch_sizes]
+    except ValueError:
+        raise common.UsageError(f"--batch_sizes must be integers, got {FLAGS.batch_sizes}") from None
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise common.UsageError("--batch_sizes must be positive integers")
+    if bool(FLAGS.accuracy_model_dir) != bool(FLAGS.accuracy_data_dir):
+        raise common.UsageError("--accuracy_model_dir and --accuracy_data_dir go together")
+    result = benchmark(
+        FLAGS.config,
+        FLAGS.precision,
+        batch_sizes,
+        FLAGS.height,
+        FLAGS.width,
+        FLAGS.iterations,
+        FLAGS.warmup,
+        FLAGS.matmul_size,
+        FLAGS.matmul_iterations,
+        FLAGS.tf_profiler,
+        FLAGS.jit_compile,
+        log=lambda s: print(s, file=sys.stderr, flush=True),
+    )
+    if FLAGS.accuracy_model_dir:
+        result["accuracy"] = {
+            "model_dir": os.path.abspath(FLAGS.accuracy_model_dir),
+            "data_dir": os.path.abspath(FLAGS.accuracy_data_dir),
+            "precisions": precision_accuracy(
+                FLAGS.accuracy_model_dir, FLAGS.accuracy_data_dir, FLAGS.precision, FLAGS.accuracy_frames or None
+            ),
+        }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if FLAGS.output_json:
+        with atomic_write(FLAGS.output_json, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+def run() -> None:
+    common.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,117 @@
+"""What every command-line tool shares: start-up quieting, flag parsing, one `error:` line per failure.
+
+    def main(argv) -> int: ...
+    def run() -> None:
+        common.run(main, define_flags)
+
+Exit statuses are those of :mod:`depthnet.errors` (0 ok, 1 some inputs failed, 2 usage or bad input,
+3 non-finite loss). Expected failures (a :class:`depthnet.errors.DepthNetError`, a missing or
+unreadable file, a bad value) print `<tool>: error: <message>`; `--verbose` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags
+
+from depthnet import errors
+
+EXPECTED_ERRORS = (errors.DepthNetError, OSError, ValueError)
+
+
+class UsageError(errors.DepthNetError):
+    """Flags that do not fit together; exits with status 2."""
+
+
+def tool_name() -> str:
+    return os.path.basename(sys.argv[0]) or "depthnet"
+
+
+def fail(message: str, exit_code: int = errors.EXIT_USAGE) -> int:
+    """Prints one `<tool>: error: <message>` line; returns `exit_code` for `main` to return."""
+    print(f"{tool_name()}: error: {message}", file=sys.stderr, flush=True)
+    return exit_code
+
+
+def _define_common_flags() -> None:
+    if "verbose" not in flags.FLAGS:
+        flags.DEFINE_boolean("verbose", False, "Show tracebacks of errors (and TensorFlow's INFO logs).")
+
+
+def _parse_flags(argv: Sequence[str]) -> list[str]:
+    try:
+        return flags.FLAGS(list(argv))
+    except flags.Error as e:
+        sys.exit(fail(f"{e} (see {tool_name()} --helpfull)"))
+
+
+def _quiet_tensorflow() -> None:
+    import logging
+
+    from absl import logging as absl_logging
+
+    if not flags.FLAGS.verbose:
+        absl_logging.set_verbosity(absl_logging.WARNING)
+        logging.getLogger("tensorflow").setLevel(logging.WARNING)
+
+
+def guarded(main: Callable[[list[str]], Optional[int]]) -> Callable[[list[str]], int]:
+    """Wraps `main`: expected failures become one `error:` line and their exit status."""
+
+    def wrapped(argv: list[str]) -> int:
+        _quiet_tensorflow()
+        try:
+            return int(main(argv) or 0)
+        except KeyboardInterrupt:
+            return fail("interrupted", 130)
+        except app.UsageError as e:
+            return fail(str(e), errors.EXIT_USAGE)
+        except EXPECTED_ERRORS as e:
+            if flags.FLAGS.verbose:
+                traceback.print_exc()
+            return fail(str(e) or type(e).__name__, getattr(e, "exit_code", errors.EXIT_USAGE))
+
+    return wrapped
+
+
+def run(main: Callable[[list[str]], Optional[int]], define_flags: Callable[[], None]) -> None:
+    """Defines the tool's flags (once), parses them and runs `main` under :func:`guarded`."""
+    define_flags()
+    _define_common_flags()
+    app.run(guarded(main), flags_parser=_parse_flags)
+
+
+# ---------------------------------------------------------------------------------------------- model source
+
+
+def define_model_flags(saved_model: bool = True) -> None:
+    """--model_dir / --checkpoint / --precision (and --saved_model): where a tool's model comes from."""
+    flags.DEFINE_string("model_dir", None, "A depthnet-train model_dir (restored with --checkpoint).")
+    flags.DEFINE_string(
+        "checkpoint", "best", "With --model_dir: best (best validation abs_rel), latest, or a checkpoint prefix."
+    )
+    flags.DEFINE_string("precision", "fp32", "With --model_dir: fp32 or bf16 (Keras mixed precision).")
+    if saved_model:
+        flags.DEFINE_string("saved_model", None, "A SavedModel written by depthnet-export (instead of --model_dir).")
+
+
+def predictor_from_flags():
+    """The Predictor the model-source flags name (exactly one of --saved_model or --model_dir)."""
+    from depthnet.inference import load_predictor
+
+    FLAGS = flags.FLAGS
+    if bool(FLAGS.model_dir) == bool(FLAGS.saved_model):
+        raise UsageError("give exactly one of --saved_model or --model_dir")
+    return load_predictor(FLAGS.saved_model, FLAGS.model_dir, FLAGS.checkpoint, FLAGS.precision)
+
+
+def no_extra_args(argv: Sequence[str], hint: str = "") -> None:
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments {list(argv[1:])}{hint}")

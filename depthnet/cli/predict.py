@@ -1,0 +1,116 @@
+"""`depthnet-predict`: depth, colour maps, panels, point clouds and bokeh for your own images.
+
+    depthnet-predict --saved_model=exports/full --input=photos/ --output_dir=out
+    depthnet-predict --model_dir=runs/full --input='shots/*.jpg' --input=one.png --output_dir=out \
+        --point_cloud --bokeh --focus_pixel=240,320 --aperture=40
+
+The files written per image are listed in :mod:`depthnet.apps.outputs`. Grayscale, RGBA (composited
+on white), palette and 16-bit images are converted to 8-bit RGB (`apps.imageio.load_rgb`). An input
+that cannot be used (a missing path, a file that is not an image, an image too small for the network)
+is reported with the reason and skipped; the other images are still written and the exit status is 1.
+A model path that cannot be loaded stops the run with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from absl import flags
+
+from depthnet.cli import common
+from depthnet.errors import EXIT_SOME_INPUTS_FAILED
+
+FLAGS = flags.FLAGS
+INTRINSICS = ("fx", "fy", "cx", "cy")
+
+
+def define_flags() -> None:
+    common.define_model_flags()
+    flags.DEFINE_multi_string("input", None, "Image file, folder or glob pattern (repeatable).")
+    flags.DEFINE_boolean("recursive", False, "Search folders (and ** globs) recursively.")
+    flags.DEFINE_string("output_dir", None, "Where the outputs go (created).")
+    flags.DEFINE_boolean("flip_tta", False, "Average with the mirrored prediction of the mirrored image.")
+    flags.DEFINE_boolean("point_cloud", False, "Also write <stem>.ply.")
+    flags.DEFINE_float("fx", None, "Focal length x in pixels (with --fy --cx --cy; default: NYU Kinect).")
+    flags.DEFINE_float("fy", None, "Focal length y in pixels.")
+    flags.DEFINE_float("cx", None, "Principal point x (column) in pixels.")
+    flags.DEFINE_float("cy", None, "Principal point y (row) in pixels.")
+    flags.DEFINE_list("intrinsics_size", None, "H,W the intrinsics are given for (default: each image's size).")
+    flags.DEFINE_boolean("bokeh", False, "Also write <stem>_bokeh.png.")
+    flags.DEFINE_float("focus_depth", None, "Bokeh focal plane in metres.")
+    flags.DEFINE_list("focus_pixel", None, "Bokeh focus at the depth of pixel row,col (default: image centre).")
+    flags.DEFINE_float("aperture", None, "Bokeh blur strength in px*m (default 40: radius = aperture*|1/z-1/z_f|).")
+    flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+
+
+def _parse_pair(values, name: str) -> Optional[tuple[int, int]]:
+    if not values:
+        return None
+    try:
+        a, b = (int(v) for v in values)
+    except ValueError:
+        raise common.UsageError(
+            f"--{name} must be two integers, e.g. --{name}=240,320; got {','.join(values)}"
+        ) from None
+    return a, b
+
+
+def _check_flags() -> Optional[dict]:
+    """Validates flag combinations; returns the intrinsics dict (or None for NYU's)."""
+    if not FLAGS.input:
+        raise common.UsageError("--input is required (a file, folder or glob; repeatable)")
+    if not FLAGS.output_dir:
+        raise common.UsageError("--output_dir is required")
+    given = [FLAGS[k].value is not None for k in INTRINSICS]
+    if any(given) and not all(given):
+        raise common.UsageError("give all of --fx --fy --cx --cy, or none (NYU Kinect intrinsics)")
+    if FLAGS.intrinsics_size and not all(given):
+        raise common.UsageError("--intrinsics_size needs --fx --fy --cx --cy")
+    if FLAGS.focus_depth is not None and FLAGS.focus_pixel:
+        raise common.UsageError("give --focus_depth or --focus_pixel, not both")
+    if FLAGS.focus_depth is not None and not FLAGS.focus_depth > 0:
+        raise common.UsageError(f"--focus_depth must be > 0 metres, got {FLAGS.focus_depth}")
+    if not all(given):
+        return None
+    intrinsics = {k: FLAGS[k].value for k in INTRINSICS}
+    intrinsics["intrinsics_size"] = _parse_pair(FLAGS.intrinsics_size, "intrinsics_size")
+    return intrinsics
+
+
+def main(argv) -> int:
+    from depthnet.apps.outputs import run_predict
+
+    common.no_extra_args(argv, "; pass images with --input")
+    intrinsics = _check_flags()
+    focus_pixel = _parse_pair(FLAGS.focus_pixel, "focus_pixel")
+    predictor = common.predictor_from_flags()
+    summary = run_predict(
+        FLAGS.input,
+        FLAGS.output_dir,
+        predictor,
+        FLAGS.recursive,
+        FLAGS.flip_tta,
+        FLAGS.point_cloud,
+        FLAGS.bokeh,
+        FLAGS.focus_depth,
+        focus_pixel,
+        FLAGS.aperture,
+        intrinsics,
+        progress=FLAGS.progress,
+    )
+    print(f"wrote outputs for {summary['num_ok']} image(s) to {FLAGS.output_dir}", flush=True)
+    if summary["errors"]:
+        print(f"{summary['num_errors']} input(s) failed:", file=sys.stderr)
+        for e in summary["errors"]:
+            print(f"  {e['input']}: {e['error']}", file=sys.stderr)
+        return EXIT_SOME_INPUTS_FAILED
+    return 0
+
+
+def run() -> None:
+    common.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,121 @@
+"""`depthnet-train`: train DepthNet with the paper's optimisation (sec. 3.4), :mod:`depthnet.training`.
+
+    depthnet-train --model_dir=runs/full --data_dir=data/nyu --config=full \
+        --backbone_weights=/path/to/resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5
+    depthnet-train --flagfile=experiments/full.flags --model_dir=runs/full
+    depthnet-train --model_dir=runs/quick --source=synthetic --config=quick --train_steps=2000
+
+Re-running the same command resumes from the latest checkpoint. With `--source=synthetic` the scenes
+are rendered into `--data_dir` (default `<model_dir>/data`) first, or reused when already there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from absl import flags
+
+from depthnet.cli import common
+from depthnet.config import ModelConfig, TrainConfig, preset
+
+FLAGS = flags.FLAGS
+_DEFAULTS = TrainConfig(model_dir="")
+_HELP = {
+    "data_dir": "Prepared data root holding <train_split>/ and <val_split>/ (depthnet-prepare output).",
+    "source": "'prepared' (read --data_dir) or 'synthetic' (generate scenes on first use).",
+    "train_steps": "Total steps; > 0 overrides epochs * steps_per_epoch.",
+    "decay_steps": "Poly decay steps; > 0 overrides decay_epochs.",
+    "eval_every": "Validate every N steps (0 = every epoch).",
+    "eval_frames": "Validate on at most N frames (0 = all).",
+    "precision": "fp32, bf16 or fp16 (Keras mixed precision; fp16 with dynamic loss scaling).",
+    "recompute": "Recompute backbone activations block by block in the backward pass (less memory, slower).",
+    "strategy": "default (one device), mirrored (local GPUs / logical CPUs) or multi_worker (TF_CONFIG).",
+    "input_sharding": "Multi-worker input sharding: auto, files (shard files per worker) or batches.",
+    "batch_size": "Global batch size (split over the replicas of --strategy).",
+    "synthetic_height": "--source=synthetic: height of the rendered frames (480 = NYU's).",
+    "synthetic_width": "--source=synthetic: width of the rendered frames (640 = NYU's).",
+}
+
+
+def define_flags() -> None:
+    flags.DEFINE_string("model_dir", None, "Where config, checkpoints and TensorBoard logs go (resumes if present).")
+    flags.DEFINE_string("config", "full", "Model preset: full, dfe_afb, dfe, baseline, quick, tiny.")
+    flags.DEFINE_string("backbone_weights", None, "'imagenet', 'none' or a path (default: the preset's).")
+    flags.DEFINE_list("input_size", None, "Training crop H,W (default: the preset's, 240,320).")
+    flags.DEFINE_integer("dmg_width", None, "Channels of the Channel Reduce Blocks (default: the preset's).")
+    for field in dataclasses.fields(TrainConfig):
+        if field.name == "model_dir":
+            continue
+        default = getattr(_DEFAULTS, field.name)
+        text = _HELP.get(field.name, field.name.replace("_", " ") + ".")
+        if isinstance(default, bool):
+            flags.DEFINE_boolean(field.name, default, text)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(field.name, default, text)
+        elif isinstance(default, float):
+            flags.DEFINE_float(field.name, default, text)
+        else:
+            flags.DEFINE_string(field.name, default, text)
+
+
+def configs_from_flags() -> tuple[ModelConfig, TrainConfig]:
+    overrides: dict[str, Any] = {}
+    if FLAGS.backbone_weights is not None:
+        overrides["backbone_weights"] = FLAGS.backbone_weights
+    if FLAGS.input_size:
+        overrides["input_size"] = tuple(int(s) for s in FLAGS.input_size)
+    if FLAGS.dmg_width:
+        overrides["dmg_width"] = FLAGS.dmg_width
+    model_config = preset(FLAGS.config, **overrides)
+    fields = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "model_dir"]
+    run = TrainConfig(model_dir=FLAGS.model_dir, **{name: FLAGS[name].value for name in fields})
+    return model_config, run
+
+
+def ensure_synthetic_data(run: TrainConfig) -> None:
+    """With source 'synthetic': renders the training and held-out scenes (kept and reused if present)."""
+    if run.source != "synthetic":
+        return
+    from data_prep.prepare import Options, prepare
+
+    root = run.data_dir or os.path.join(run.model_dir, "data")
+    # Held-out validation scenes: a seed range the training scenes never use.
+    for split, frames, seed in (
+        (run.train_split, run.synthetic_train_frames, run.seed),
+        (run.val_split, run.synthetic_val_frames, run.seed + 1_000_003),
+    ):
+        prepare(
+            Options(
+                source="synthetic",
+                output_dir=root,
+                split=split,
+                num_frames=frames,
+                seed=seed,
+                height=run.synthetic_height,
+                width=run.synthetic_width,
+            )
+        )
+
+
+def main(argv) -> int:
+    from depthnet.training import train
+
+    common.no_extra_args(argv)
+    if not FLAGS.model_dir:
+        raise common.UsageError("--model_dir is required")
+    model_config, run = configs_from_flags()
+    ensure_synthetic_data(run)
+    summary = train(model_config, run, log=lambda s: print(s, flush=True))
+    print(json.dumps({k: v for k, v in summary.items() if k != "metrics"}, indent=2))
+    return 0
+
+
+def run() -> None:
+    common.run(main, define_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,267 @@
+"""Evaluation (paper sec. 4.1 metrics) under an explicit protocol; the library behind `depthnet-eval`.
+
+    depthnet-eval --model_dir=runs/full --data_dir=data/nyu/test [--checkpoint=best]
+    depthnet-eval --saved_model=exports/full --data_dir=data/nyu/test --output_dir=results/full
+    depthnet-eval --model_dir=runs/full --labeled_mat=nyu_depth_v2_labeled.mat --splits_mat=splits.mat \
+        --depth=filled --crop=eigen --output_dir=results/full_mat
+
+The network sees the whole frame resized to the training scale (312x416 for a 480x640 NYU frame:
+the model is fully convolutional and was trained on 240x320 crops of that scale); its prediction is
+bilinearly resized to the full-resolution ground truth and scored there.
+
+Every number depends on the protocol, so it is explicit and written next to the metrics
+(:class:`Protocol`; flags `--crop=none|eigen`, `--min_depth`, `--max_depth`,
+`--average=per_image|pooled`, `--flip_tta`; the kind of ground truth, filled or raw, comes from the
+prepared split's manifest, or `--depth` for the labeled .mat). `depthnet-eval` writes
+`<output_dir>/metrics.json` (metrics, protocol, model and data) and `metrics.md`, and prints the
+table; `--output_dir` defaults to `<model_dir>/eval` (the run's last evaluation, which
+`depthnet-export` copies into the SavedModel).
+
+`depthnet-eval` runs any model through :class:`depthnet.inference.Predictor` (uint8 frame in, depth at the
+frame's size out, with the resize rule of :func:`depthnet.inference.infer_depth`, identical to
+:func:`evaluate_split`'s for 480x640 frames) via :func:`evaluate_predictor`, which also takes any
+callable, e.g. a hand-made predictor in tests. :func:`evaluate_split` (float network inputs from
+:func:`depthnet.data.eval_dataset`) is what training uses for validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from depthnet import data, records
+from depthnet.inference import REFERENCE_SIZE, flip_averaged, keras_predict_fn
+from depthnet.metrics import METRIC_KEYS, DepthMetricAccumulator
+
+__all__ = [
+    "Protocol",
+    "evaluate_predictor",
+    "evaluate_split",
+    "format_table",
+    "ground_truth_kind",
+    "iter_split_frames",
+    "keras_predict_fn",
+    "predict_with_protocol",
+    "resize_rule_text",
+    "write_results",
+    "best_constant",
+]
+
+PredictFn = Callable[[tf.Tensor], tf.Tensor]
+
+
+@dataclasses.dataclass
+class Protocol:
+    """Every choice that changes the numbers, recorded next to them.
+
+    crop: None or 'eigen' (rows 45:471, cols 41:601 of 480x640).
+    min_depth, max_depth: ground truth outside (min, max) is ignored; predictions are clipped to it.
+    average: 'per_image' (metric per image, then mean) or 'pooled' (all valid pixels as one set).
+    flip_tta: average the prediction with the mirrored prediction of the mirrored image.
+    input_size: the network input (H, W) the frame is resized to.
+    ground_truth: 'filled' or 'raw' depth, as the prepared split records it.
+    """
+
+    crop: Optional[str] = None
+    min_depth: float = 1e-3
+    max_depth: float = 10.0
+    average: str = "per_image"
+    flip_tta: bool = False
+    input_size: Sequence[int] = data.NYU_RESIZE
+    ground_truth: str = "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["input_size"] = list(self.input_size)
+        return d
+
+    def describe(self) -> str:
+        crop = self.crop or "none"
+        tta = ", flip TTA" if self.flip_tta else ""
+        return (
+            f"crop {crop}, depth {self.min_depth:g}-{self.max_depth:g} m, {self.ground_truth} GT, "
+            f"{self.average.replace('_', '-')} mean, input {self.input_size[0]}x{self.input_size[1]}{tta}"
+        )
+
+
+def ground_truth_kind(split_dir: str) -> str:
+    """'filled', 'raw' or 'unknown': the kind of depth a prepared split holds, from its manifest."""
+    manifest = records.read_manifest(split_dir)
+    kind = manifest.get("ground_truth") or manifest.get("flags", {}).get("depth")
+    return str(kind) if kind else "unknown"
+
+
+predict_with_protocol = flip_averaged  # the protocol's flip test-time augmentation (depthnet.inference)
+
+
+def resize_rule_text(working: Sequence[int]) -> str:
+    """How a frame reaches the network and its prediction the ground truth, as written to metrics.json."""
+    return (
+        f"frame -> {working[0]}x{working[1]}'s pixel count at its aspect (sides multiples of 8; a "
+        f"{REFERENCE_SIZE[0]}x{REFERENCE_SIZE[1]} frame -> {working[0]}x{working[1]}), prediction bilinear "
+        f"to the ground truth"
+    )
+
+
+def evaluate_split(
+    predict_fn: PredictFn,
+    split_dir: str,
+    protocol: Protocol,
+    max_frames: Optional[int] = None,
+    batch_size: int = 1,
+    progress: bool = False,
+    keep_examples: int = 0,
+) -> tuple[dict[str, float], list[dict[str, np.ndarray]]]:
+    """Scores `predict_fn` on a prepared split. Returns (metrics, up to `keep_examples` examples).
+
+    Each kept example is {'rgb': uint8 input, 'depth': full GT, 'pred': prediction at GT size}.
+    """
+    accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    dataset = data.eval_dataset(split_dir, batch_size=batch_size, resize_to=tuple(protocol.input_size))
+    total = records.read_manifest(split_dir)["num_frames"]
+    if max_frames:
+        total = min(total, int(max_frames))
+        dataset = dataset.unbatch().take(total).batch(batch_size)
+    examples: list[dict[str, np.ndarray]] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="evaluating", unit="img")
+    for batch in dataset:
+        pred = predict_with_protocol(predict_fn, batch["image"], protocol.flip_tta)
+        gt = batch["depth"].numpy()
+        accumulator.update(gt, pred.numpy())
+        if len(examples) < keep_examples:
+            full = tf.image.resize(pred, tf.shape(batch["depth"])[1:3], method="bilinear").numpy()
+            for i in range(min(len(gt), keep_examples - len(examples))):
+                rgb = tf.image.resize(batch["image"][i : i + 1], gt.shape[1:3])[0].numpy()
+                examples.append(
+                    {
+                        "rgb": np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8),
+                        "depth": gt[i, ..., 0],
+                        "pred": full[i, ..., 0],
+                    }
+                )
+        if bar is not None:
+            bar.update(len(gt))
+    if bar is not None:
+        bar.close()
+    return accumulator.result(), examples
+
+
+def format_table(rows: dict[str, dict[str, float]], keys: Sequence[str] = METRIC_KEYS) -> str:
+    """A markdown table with one row per named result."""
+    header = "| run | " + " | ".join(keys) + " |"
+    rule = "|---|" + "---|" * len(keys)
+    lines = [header, rule]
+    for name, metrics in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{metrics[k]:.3f}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def write_results(output_dir: str, metrics: dict[str, float], protocol: Protocol, extra: dict | None = None) -> str:
+    """Writes metrics.json (metrics + protocol) and metrics.md atomically; returns the JSON path."""
+    os.makedirs(output_dir, exist_ok=True)
+    payload = {
+        "metrics": metrics,
+        "protocol": protocol.to_dict(),
+        "protocol_text": protocol.describe(),
+        **(extra or {}),
+    }
+    path = os.path.join(output_dir, "metrics.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+    table = format_table({"ours": metrics}) + f"\n\nProtocol: {protocol.describe()}\n"
+    with open(os.path.join(output_dir, "metrics.md.tmp"), "w", encoding="utf-8") as f:
+        f.write(table)
+    os.replace(os.path.join(output_dir, "metrics.md.tmp"), os.path.join(output_dir, "metrics.md"))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- any predictor
+
+FrameTuple = tuple  # (rgb uint8 HxWx3, depth float32 HxW metres (0 = invalid), scene, frame)
+
+
+def iter_split_frames(split_dir: str, max_frames: Optional[int] = None) -> Iterator[FrameTuple]:
+    """The frames of a prepared split at full resolution, in manifest order."""
+    dataset = tf.data.TFRecordDataset(records.shard_paths(split_dir)).map(records.parse_example)
+    if max_frames:
+        dataset = dataset.take(int(max_frames))
+    for ex in dataset:
+        yield (
+            ex["rgb"].numpy(),
+            ex["depth"].numpy()[..., 0],
+            ex["scene"].numpy().decode(),
+            ex["frame"].numpy().decode(),
+        )
+
+
+def evaluate_predictor(
+    predict_fn: Callable[[Any], Any],
+    frames: Iterable[Any],
+    protocol: Protocol,
+    total: Optional[int] = None,
+    progress: bool = False,
+    keep_examples: int = 0,
+) -> tuple[dict[str, float], list[dict[str, np.ndarray]]]:
+    """Scores `predict_fn` on full-resolution frames under `protocol`. Returns (metrics, examples).
+
+    predict_fn: uint8 [1, H, W, 3] -> depth [1, h, w, 1] in metres (tf or numpy; any h, w: it is
+        resized bilinearly to the ground truth, clipped to the depth range and scored there), e.g. a
+        :class:`depthnet.inference.Predictor`. `protocol.flip_tta` averages it with its mirror image.
+    frames: (rgb uint8 HxWx3, depth HxW metres, ...) tuples or records.Frame objects; 0 = invalid.
+    protocol.input_size is only recorded here; the predictor resizes by its own rule.
+    Each kept example is {'rgb', 'depth', 'pred' (at the ground truth's size)}.
+    """
+    accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    examples: list[dict[str, np.ndarray]] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="evaluating", unit="img")
+    for frame in frames:
+        if isinstance(frame, records.Frame):
+            rgb, depth = frame.rgb, frame.depth
+        else:
+            rgb, depth = frame[0], frame[1]
+        rgb = np.asarray(rgb)
+        depth = np.asarray(depth, np.float32)
+        if depth.ndim == 3:
+            depth = depth[..., 0]
+        pred = predict_with_protocol(predict_fn, tf.constant(rgb[None]), protocol.flip_tta)
+        pred = np.asarray(pred, np.float32)
+        accumulator.update(depth[None], pred)
+        if len(examples) < keep_examples:
+            full = tf.image.resize(pred, depth.shape, method="bilinear").numpy()[0, ..., 0]
+            examples.append({"rgb": rgb, "depth": depth, "pred": full})
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return accumulator.result(), examples
+
+
+def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
+    """The constant depth with the lowest abs_rel on a split (an oracle baseline), and its metrics."""
+    gts = [b["depth"].numpy() for b in data.eval_dataset(split_dir, batch_size=8)]
+    candidates = np.geomspace(0.5, 10.0, 60) if candidates is None else candidates
+    best = (np.inf, None, None)
+    for c in candidates:
+        acc = DepthMetricAccumulator()
+        for gt in gts:
+            acc.update(gt, np.full_like(gt, c))
+        metrics = acc.result()
+        if metrics["abs_rel"] < best[0]:
+            best = (metrics["abs_rel"], float(c), metrics)
+    return best[1], best[2]
