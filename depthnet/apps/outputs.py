@@ -98,6 +98,42 @@ def _unique_stem(path: str, used: dict[str, int]) -> str:
     return stem if count == 1 else f"{stem}_{count}"
 
 
+def _collect_images(inputs: Sequence[str], recursive: bool, errors: list, log) -> list[str]:
+    """The image files of `inputs` (files, folders, globs), each once; unusable inputs go to `errors`."""
+    paths: list[str] = []
+    seen: set[str] = set()
+    for item in inputs:
+        try:
+            for p in imageio.find_images([item], recursive=recursive):
+                key = os.path.normpath(os.path.abspath(p))
+                if key not in seen:
+                    seen.add(key)
+                    paths.append(p)
+        except (FileNotFoundError, ValueError) as e:
+            errors.append({"input": item, "error": str(e)})
+            log(f"error: {e}")
+    return paths
+
+
+def _predict_image(
+    path: str, predictor, output_dir: str, used: dict[str, int], args: dict, flip_tta: bool, options: tuple
+) -> dict[str, Any]:
+    """Predicts one image and writes its outputs; returns its entry of predictions.json."""
+    rgb = imageio.load_rgb(path)
+    predictor.check_size(rgb.shape[0], rgb.shape[1])
+    depth = predictor.predict(rgb, flip_tta=flip_tta)
+    stem = _unique_stem(path, used)
+    record = write_outputs(output_dir, stem, rgb, depth, _intrinsics_for(args, *rgb.shape[:2]), *options)
+    return {
+        "input": path,
+        "size": [int(rgb.shape[0]), int(rgb.shape[1])],
+        "working_size": list(predictor.working_size_for(*rgb.shape[:2])),
+        "depth_min": float(depth.min()),
+        "depth_max": float(depth.max()),
+        **record,
+    }
+
+
 def run_predict(
     inputs: Sequence[str],
     output_dir: str,
@@ -120,21 +156,11 @@ def run_predict(
     """
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     errors: list[dict[str, str]] = []
-    paths: list[str] = []
-    seen: set[str] = set()
-    for item in inputs:
-        try:
-            for p in imageio.find_images([item], recursive=recursive):
-                key = os.path.normpath(os.path.abspath(p))
-                if key not in seen:
-                    seen.add(key)
-                    paths.append(p)
-        except (FileNotFoundError, ValueError) as e:
-            errors.append({"input": item, "error": str(e)})
-            log(f"error: {e}")
+    paths = _collect_images(inputs, recursive, errors, log)
     os.makedirs(output_dir, exist_ok=True)
     args = {"fx": None, "intrinsics_size": None, **(intrinsics or {})}
     used: dict[str, int] = {}
+    options = (point_cloud, bokeh, focus_depth, focus_pixel, aperture)
     results = []
     iterator = paths
     if progress:
@@ -143,32 +169,7 @@ def run_predict(
         iterator = tqdm(paths, desc="predicting", unit="img")
     for path in iterator:
         try:
-            rgb = imageio.load_rgb(path)
-            predictor.check_size(rgb.shape[0], rgb.shape[1])
-            depth = predictor.predict(rgb, flip_tta=flip_tta)
-            stem = _unique_stem(path, used)
-            record = write_outputs(
-                output_dir,
-                stem,
-                rgb,
-                depth,
-                _intrinsics_for(args, *rgb.shape[:2]),
-                point_cloud,
-                bokeh,
-                focus_depth,
-                focus_pixel,
-                aperture,
-            )
-            results.append(
-                {
-                    "input": path,
-                    "size": [int(rgb.shape[0]), int(rgb.shape[1])],
-                    "working_size": list(predictor.working_size_for(*rgb.shape[:2])),
-                    "depth_min": float(depth.min()),
-                    "depth_max": float(depth.max()),
-                    **record,
-                }
-            )
+            results.append(_predict_image(path, predictor, output_dir, used, args, flip_tta, options))
         except (InputError, ValueError, OSError, tf.errors.InvalidArgumentError) as e:
             message = getattr(e, "message", None) or str(e)
             errors.append({"input": path, "error": message})
