@@ -32,7 +32,7 @@ setup(
     entry_points={
         "console_scripts": [
             "depthnet-summary=depthnet.cli.summary:run",
-            "depthnet-prepare=data_prep.prepare:run",
+            "depthnet-prepare=depthnet.cli.prepare:run",
             "depthnet-train=depthnet.cli.train:run",
             "depthnet-eval=depthnet.cli.evaluate:run",
             "depthnet-export=depthnet.cli.export:run",

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 import tensorflow as tf
 
+from data_prep import write_frames
 from depthnet import data, records
 
 
@@ -91,7 +92,7 @@ def main(argv=None) -> None:
         split_dir = os.path.join(tmp.name, "train")
     if not os.path.exists(os.path.join(split_dir, records.MANIFEST_NAME)):
         start = time.perf_counter()
-        manifest = data.write_split(frames(args.frames, 0), split_dir, num_shards=args.shards)
+        manifest = write_frames(frames(args.frames, 0), split_dir, num_shards=args.shards)
         size = sum(os.path.getsize(os.path.join(split_dir, s["file"])) for s in manifest["shards"])
         print(
             f"wrote {manifest['num_frames']} frames ({size / manifest['num_frames'] / 1e6:.2f} MB/frame) "

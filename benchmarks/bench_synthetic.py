@@ -6,6 +6,7 @@ Prints frames/s for `iter_frames` (the dataset stream: several views per room, s
 construction is amortised) and for `render_scene` (a new room every frame), with wall-clock and
 process CPU time (the latter is less affected by other jobs sharing the machine).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,7 @@ import time
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core, like a data worker
     os.environ.setdefault(_var, "1")
 
-from depthnet import synthetic  # noqa: E402
+from depthnet import synthetic
 
 
 def _measure(fn, n: int) -> tuple[float, float]:
@@ -34,11 +35,11 @@ def main() -> None:
         h, w = (int(v) for v in size.lower().split("x"))
         synthetic.render_scene(args.seed, h, w)  # warm-up: caches, lookup tables
 
-        def stream(n: int) -> None:
+        def stream(n: int, h: int = h, w: int = w) -> None:
             for _ in synthetic.iter_frames(n, seed=args.seed, height=h, width=w):
                 pass
 
-        def fresh(n: int) -> None:
+        def fresh(n: int, h: int = h, w: int = w) -> None:
             for i in range(n):
                 synthetic.render_scene(args.seed + 1000 + i, h, w)
 

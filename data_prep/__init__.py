@@ -1,5 +1,12 @@
 """Conversion of NYU Depth V2 (and compatible) sources into DepthNet's sharded TFRecords.
 
 - :mod:`data_prep.readers`: one reader per source format, each yielding :class:`depthnet.records.Frame`.
-- :mod:`data_prep.prepare`: the ``depthnet-prepare`` command (sampling, sharding, resume, manifest).
+- :mod:`data_prep.plan`: options, sampling and shard assignment (deterministic, with a digest).
+- :mod:`data_prep.shards`: atomic shard writing, ``.done`` markers, the manifest, resume checks.
+- :mod:`data_prep.prepare`: :func:`prepare`, a whole conversion (what ``depthnet-prepare`` runs).
+- :mod:`data_prep.frames`: :func:`write_frames`, frames held in memory written as a split.
 """
+
+from data_prep.frames import write_frames
+
+__all__ = ["write_frames"]

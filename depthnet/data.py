@@ -50,13 +50,10 @@ in-training validation; ``scene``, ``frame`` string [B].
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Optional
 
-import numpy as np
 import tensorflow as tf
 
 from depthnet import records
@@ -386,49 +383,3 @@ def eval_dataset(
 
 # ----------------------------------------------------------------------------------------------
 # Writing small splits (tests, benchmarks); data_prep is the real converter.
-
-
-def write_split(
-    frames: Iterable[Any],
-    split_dir: str,
-    split: Optional[str] = None,
-    num_shards: int = 1,
-    depth_scale: float = records.DEFAULT_DEPTH_SCALE,
-    source: str = "synthetic",
-) -> dict[str, Any]:
-    """Writes `frames` (records.Frame or (rgb, depth) pairs) round-robin into shards + manifest.
-
-    Returns the manifest. Meant for tests and benchmarks; data_prep writes the real splits.
-    """
-    split_dir = os.fspath(split_dir)
-    split = split or os.path.basename(os.path.normpath(split_dir))
-    if num_shards < 1:
-        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
-    os.makedirs(split_dir, exist_ok=True)
-    names = [records.shard_name(split, i, num_shards) for i in range(num_shards)]
-    counts = [0] * num_shards
-    writers = [tf.io.TFRecordWriter(os.path.join(split_dir, n)) for n in names]
-    try:
-        for i, fr in enumerate(frames):
-            if not isinstance(fr, records.Frame):
-                fr = records.Frame(np.asarray(fr[0]), np.asarray(fr[1]), frame=f"{i:06d}")
-            data = records.encode_example(fr.rgb, np.asarray(fr.depth, np.float32), depth_scale, fr.scene, fr.frame)
-            writers[i % num_shards].write(data)
-            counts[i % num_shards] += 1
-    finally:
-        for w in writers:
-            w.close()
-    shards = []
-    for name, count in zip(names, counts):
-        with open(os.path.join(split_dir, name), "rb") as f:
-            shards.append({"file": name, "num_frames": count, "sha256": hashlib.sha256(f.read()).hexdigest()})
-    manifest = {
-        "source": source,
-        "split": split,
-        "num_frames": sum(counts),
-        "depth_scale": depth_scale,
-        "shards": shards,
-    }
-    with open(os.path.join(split_dir, records.MANIFEST_NAME), "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-    return manifest

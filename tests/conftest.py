@@ -11,6 +11,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # `import helpers` from every test folder (--import-mode=importlib)
+sys.path.insert(0, str(REPO))  # the real data_prep package before the tests/data_prep folder
 SAMPLES = REPO.parent / "shared" / "nyu_samples"
 
 

@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 
-from depthnet import data, records
+from data_prep import write_frames
+from depthnet import records
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -46,8 +47,8 @@ def shared_tiny_run(tmp_path_factory):
         shutil.rmtree(base, ignore_errors=True)
         # A fixed initialisation: Keras draws unseeded initialiser seeds from `random`.
         random.seed(0)
-        data.write_split(random_frames(4, 0), str(data_root / "train"))
-        data.write_split(random_frames(2, 1), str(data_root / "test"))
+        write_frames(random_frames(4, 0), str(data_root / "train"))
+        write_frames(random_frames(2, 1), str(data_root / "test"))
         train(
             preset("tiny"),
             TrainConfig(

@@ -17,6 +17,8 @@ import time
 import numpy as np
 import pytest
 
+from data_prep import write_frames
+
 STEPS = 3
 GLOBAL_BATCH = 4
 SIZE = (64, 96)
@@ -39,11 +41,10 @@ def _frames(n, seed, height=78, width=104):
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
-    from depthnet import data
 
     root = tmp_path_factory.mktemp("data")
-    data.write_split(_frames(12, 0), str(root / "train"), num_shards=2)
-    data.write_split(_frames(2, 1), str(root / "test"))
+    write_frames(_frames(12, 0), str(root / "train"), num_shards=2)
+    write_frames(_frames(2, 1), str(root / "test"))
     return str(root)
 
 

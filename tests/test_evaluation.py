@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data_prep import write_frames
 from depthnet import data, records
 from depthnet.evaluation import Protocol, evaluate_predictor, evaluate_split, iter_split_frames, keras_predict_fn
 from depthnet.metrics import eigen_crop_bounds
@@ -71,7 +72,7 @@ def coded_split(tmp_path_factory):
     rng = np.random.default_rng(5)
     frames = [_coded_frame(rng.integers(1, 180, (H, W)), frame=str(i)) for i in range(2)]
     split = tmp_path_factory.mktemp("coded") / "test"
-    data.write_split(frames, str(split))
+    write_frames(frames, str(split))
     return str(split), frames
 
 
@@ -118,7 +119,7 @@ def test_depth_range_excludes_ground_truth_outside_it(tmp_path):
     levels[:, 8:16] = 200  # 8 m
     levels[:, 16:20] = 10  # 0.4 m
     split = tmp_path / "range"
-    data.write_split([_coded_frame(levels)], str(split))
+    write_frames([_coded_frame(levels)], str(split))
     predict = scaled(1.0, where_level=(200, 6.0))  # 8 m predicted as 6 m: abs_rel 0.25 there
     metrics, _ = evaluate_predictor(predict, iter_split_frames(str(split)), Protocol(max_depth=10))
     n_valid = H * (W - 8)
@@ -135,7 +136,7 @@ def test_per_image_and_pooled_averages_differ_as_computed_by_hand(tmp_path):
     half = full.copy()
     half[:, W // 2 :] = 0  # a hole over half of the second image
     split = tmp_path / "avg"
-    data.write_split([_coded_frame(full, frame="a"), _coded_frame(half, frame="b")], str(split))
+    write_frames([_coded_frame(full, frame="a"), _coded_frame(half, frame="b")], str(split))
 
     def predict(images):  # image a 10% too far, image b 20% too far
         depth = _decode(images).numpy()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data_prep import write_frames
 from depthnet import data, records
 from depthnet.config import TrainConfig, preset
 from depthnet.errors import NonFiniteLossError
@@ -38,8 +39,8 @@ def data_root(tmp_path_factory):
             depth[:4] = 0.0
             yield records.Frame(rgb, depth, scene=f"s{i % 2}", frame=f"{i:04d}")
 
-    data.write_split(frames(8), str(root / "train"), num_shards=2)
-    data.write_split(frames(2), str(root / "test"))
+    write_frames(frames(8), str(root / "train"), num_shards=2)
+    write_frames(frames(2), str(root / "test"))
     return str(root)
 
 

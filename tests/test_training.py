@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from helpers import random_frames as _frames
 
+from data_prep import write_frames
 from depthnet import data, schedule
 from depthnet.checkpoints import load_run_config
 from depthnet.config import TrainConfig, preset
@@ -21,8 +22,8 @@ SIZE = (64, 96)
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    data.write_split(_frames(12, 0), str(root / "train"), num_shards=2)
-    data.write_split(_frames(3, 1), str(root / "test"))
+    write_frames(_frames(12, 0), str(root / "train"), num_shards=2)
+    write_frames(_frames(3, 1), str(root / "test"))
     return str(root)
 
 
