@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data_prep import write_frames
 from depthnet import data, records
 
 H, W = data.NYU_SIZE
@@ -79,7 +80,7 @@ def nyu_frames():
 @pytest.fixture(scope="module")
 def nyu_split(tmp_path_factory, nyu_frames):
     split_dir = tmp_path_factory.mktemp("data") / "train"
-    data.write_split(nyu_frames, split_dir, num_shards=2)
+    write_frames(nyu_frames, split_dir, num_shards=2)
     return str(split_dir)
 
 
@@ -92,7 +93,7 @@ def small_frames():
 @pytest.fixture(scope="module")
 def small_split(tmp_path_factory, small_frames):
     split_dir = tmp_path_factory.mktemp("data") / "small"
-    data.write_split(small_frames, split_dir, num_shards=3)
+    write_frames(small_frames, split_dir, num_shards=3)
     return str(split_dir)
 
 
@@ -185,7 +186,7 @@ def test_other_frame_sizes_and_no_resize(tmp_path):
     rng = np.random.default_rng(3)
     frames = [_nyu_like_frame(rng, 427, 561, index=i) for i in range(2)]
     split = tmp_path / "odd"
-    data.write_split(frames, split)
+    write_frames(frames, split)
     ex = _examples(data.eval_dataset(split))[0]
     assert ex["image"].shape == (312, 416, 3) and ex["depth"].shape == (427, 561, 1)
     image, depth = _reference(frames[0])

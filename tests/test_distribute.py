@@ -17,8 +17,6 @@ import time
 import numpy as np
 import pytest
 
-from data_prep import write_frames
-
 STEPS = 3
 GLOBAL_BATCH = 4
 SIZE = (64, 96)
@@ -41,6 +39,8 @@ def _frames(n, seed, height=78, width=104):
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
+
+    from data_prep import write_frames  # here, not at the top: this file also runs as a worker script
 
     root = tmp_path_factory.mktemp("data")
     write_frames(_frames(12, 0), str(root / "train"), num_shards=2)
