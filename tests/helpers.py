@@ -66,3 +66,15 @@ def shared_tiny_run(tmp_path_factory):
         )
         (base / "done").write_text("ok")
     return str(model_dir), str(data_root)
+
+
+def read_flagfile(path):
+    """{flag name: value text} of an absl flagfile (comments and blank lines skipped)."""
+    values = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("--"):
+                name, _, value = line[2:].partition("=")
+                values[name] = value
+    return values

@@ -6,7 +6,7 @@ import pathlib
 
 import grimp
 import pytest
-from helpers import REPO
+from helpers import REPO, read_flagfile
 
 from depthnet.config import EXPERIMENTS, experiment_flags
 
@@ -64,17 +64,6 @@ def test_no_library_module_uses_absl_or_data_prep_outside_cli():
     assert not offenders, offenders
 
 
-def _flagfile(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("--"):
-                name, _, value = line[2:].partition("=")
-                values[name] = value
-    return values
-
-
 def _normalised(value):
     try:
         return float(value)
@@ -85,6 +74,6 @@ def _normalised(value):
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_flagfile_is_the_experiment_of_depthnet_config(name):
     """experiments/<name>.flags says exactly what depthnet.config.experiment(name) defines."""
-    in_file = {k: _normalised(v) for k, v in _flagfile(os.path.join(REPO, "experiments", f"{name}.flags")).items()}
+    in_file = {k: _normalised(v) for k, v in read_flagfile(os.path.join(REPO, "experiments", f"{name}.flags")).items()}
     defined = {k: _normalised(v) for k, v in (line[2:].partition("=")[::2] for line in experiment_flags(name))}
     assert in_file == defined

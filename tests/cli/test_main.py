@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from helpers import REPO, run_cli
+from helpers import REPO, read_flagfile, run_cli
 
 from depthnet.config import experiment
 
@@ -15,20 +15,9 @@ def quick_run_config():
     return experiment("quick", model_dir="runs/quick")[1]
 
 
-def _flagfile(path):
-    values = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("--"):
-                name, _, value = line[2:].partition("=")
-                values[name] = value
-    return values
-
-
 def test_quick_flagfile_reproduces_the_main_job():
     """experiments/quick.flags is documented as the main job's run for depthnet-train: same values."""
-    flags = _flagfile(os.path.join(REPO, "experiments", "quick.flags"))
+    flags = read_flagfile(os.path.join(REPO, "experiments", "quick.flags"))
     assert flags.pop("config") == "quick"
     run = dataclasses.asdict(quick_run_config())
     assert set(flags) <= set(run), set(flags) - set(run)
