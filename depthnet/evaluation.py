@@ -265,3 +265,16 @@ def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple
         if metrics["abs_rel"] < best[0]:
             best = (metrics["abs_rel"], float(c), metrics)
     return best[1], best[2]
+
+
+def save_panels(output_dir: str, examples) -> list[str]:
+    """`panel_<i>.png` (RGB | truth | prediction) for each kept example; returns their paths."""
+    from depthnet.apps.visualize import depth_panel, save_png
+
+    os.makedirs(output_dir, exist_ok=True)
+    paths = []
+    for i, ex in enumerate(examples):
+        path = os.path.join(output_dir, f"panel_{i}.png")
+        save_png(path, depth_panel(ex["rgb"], ex["pred"], ex["depth"]))
+        paths.append(path)
+    return paths

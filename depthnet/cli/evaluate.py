@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterable
-from typing import Any
 
 from absl import flags
 
@@ -94,15 +92,15 @@ def _labeled_mat(limit):
     return reader.frames(items), len(items), kind, info, reader
 
 
-def _save_panels(output_dir: str, examples: Iterable[dict[str, Any]]) -> None:
-    from depthnet.apps.visualize import depth_panel, save_png
-
-    for i, ex in enumerate(examples):
-        save_png(os.path.join(output_dir, f"panel_{i}.png"), depth_panel(ex["rgb"], ex["pred"], ex["depth"]))
-
-
 def main(argv) -> int:
-    from depthnet.evaluation import Protocol, evaluate_predictor, format_table, resize_rule_text, write_results
+    from depthnet.evaluation import (
+        Protocol,
+        evaluate_predictor,
+        format_table,
+        resize_rule_text,
+        save_panels,
+        write_results,
+    )
 
     common.no_extra_args(argv)
     if bool(FLAGS.model_dir) == bool(FLAGS.saved_model):
@@ -138,7 +136,7 @@ def main(argv) -> int:
         "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     path = write_results(output_dir, metrics, protocol, extra)
-    _save_panels(output_dir, examples)
+    save_panels(output_dir, examples)
     print(format_table({"ours": metrics}))
     print(f"\nProtocol: {protocol.describe()}")
     print(f"{metrics['num_images']} images scored ({metrics['num_skipped']} without valid pixels); wrote {path}")

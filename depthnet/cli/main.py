@@ -32,25 +32,19 @@ def define_flags() -> None:
     flags.DEFINE_integer("seed", 0, "Seed for scenes and training.")
 
 
-def _save_panels(eval_dir: str, examples) -> list[str]:
-    """RGB | truth | prediction panels of the kept held-out examples; returns their paths."""
-    from depthnet.apps.visualize import depth_panel, save_png
-
-    os.makedirs(eval_dir, exist_ok=True)
-    pictures = []
-    for i, ex in enumerate(examples):
-        path = os.path.join(eval_dir, f"panel_{i}.png")
-        save_png(path, depth_panel(ex["rgb"], ex["pred"], ex["depth"]))
-        pictures.append(path)
-    return pictures
-
-
 def main(argv) -> int:
     from depthnet import data
     from depthnet.checkpoints import restore_model
     from depthnet.cli.train import ensure_synthetic_data
     from depthnet.config import experiment
-    from depthnet.evaluation import Protocol, best_constant, evaluate_split, format_table, keras_predict_fn
+    from depthnet.evaluation import (
+        Protocol,
+        best_constant,
+        evaluate_split,
+        format_table,
+        keras_predict_fn,
+        save_panels,
+    )
     from depthnet.training import train
 
     common.no_extra_args(argv)
@@ -79,7 +73,7 @@ def main(argv) -> int:
     metrics, examples = evaluate_split(keras_predict_fn(model), val_dir, protocol, keep_examples=4)
     constant, constant_metrics = best_constant(val_dir)
     eval_dir = os.path.join(FLAGS.run_dir, "eval")
-    pictures = _save_panels(eval_dir, examples)
+    pictures = save_panels(eval_dir, examples)
     result = {
         "model": metrics,
         "best_constant": {"depth_m": constant, **constant_metrics},
