@@ -33,6 +33,7 @@ class FramesReader(Reader):
 
     name = "frames"
     source_split = "(in memory)"
+    check_depth = False  # the caller's frames, whatever their depth
 
     def __init__(self, frames: Iterable[Any]):
         self._frames = [as_frame(i, fr) for i, fr in enumerate(frames)]

@@ -8,7 +8,8 @@
    ``num_shards`` contiguous blocks (or blocks of ``frames_per_shard``).
 
 The plan's ``digest`` (of the options that decide the shards' content and of the frame list) is what
-a rerun compares to resume or refuse an existing output.
+a rerun compares to resume or refuse an existing output; ``inputs`` fingerprints each shard's input
+files (path, size, modification time), so a file changed in place gets its shard rewritten.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Options:
     max_frames: Optional[int] = None
     shuffle: Optional[bool] = None  # None: shuffle the train split of random-access sources
     skip_bad: bool = False
+    check_depth: bool = True
     overwrite: bool = False
     progress: bool = True
     workers: int = 1
@@ -75,6 +77,7 @@ class Plan:
     names: list[str]
     config: dict[str, Any]
     digest: str
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)  # shard name -> inputs_fingerprint
 
 
 def evenly_spaced(n: int, k: Optional[int]) -> list[int]:
@@ -113,6 +116,20 @@ def shard_bounds(n: int, num_shards: int) -> list[int]:
 def digest(obj: Any) -> str:
     """sha256 of `obj` as canonical JSON."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+def inputs_fingerprint(reader: readers.Reader, items: Sequence[Item], stats: Optional[dict] = None) -> str:
+    """sha256 of the path, size and modification time of every file `items` are read from."""
+    stats = {} if stats is None else stats
+    files = list(reader.source_files()) + [p for item in items for p in reader.item_files(item)]
+    for path in files:
+        if path not in stats:
+            try:
+                st = os.stat(path)
+                stats[path] = [st.st_size, st.st_mtime_ns]
+            except OSError:
+                stats[path] = None
+    return digest([[os.path.abspath(p), stats[p]] for p in files])
 
 
 def _abs(path: Optional[str]) -> Optional[str]:
@@ -190,6 +207,7 @@ def make_plan(opts: Options, reader: readers.Reader) -> Plan:
     shards = [selected[bounds[k] : bounds[k + 1]] for k in range(num_shards)]
     names = [records.shard_name(opts.split, k, num_shards) for k in range(num_shards)]
     config = content_config(opts, reader, shuffle)
-    return Plan(
-        items, selected, shards, names, config, digest({"config": config, "frames": [it.key for it in selected]})
-    )
+    stats: dict = {}
+    inputs = {name: inputs_fingerprint(reader, shard, stats) for name, shard in zip(names, shards)}
+    frames_digest = digest({"config": config, "frames": [it.key for it in selected]})
+    return Plan(items, selected, shards, names, config, frames_digest, inputs)

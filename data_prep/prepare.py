@@ -7,7 +7,9 @@ Output, in ``<output_dir>/<split>/`` (format: :mod:`depthnet.records`)::
     manifest.json                          written last: source, split, counts, shards + sha256, options, ...
 
 :mod:`data_prep.plan` decides which frames go to which shard; :mod:`data_prep.shards` writes them
-atomically, resumes a killed run and refuses to mix two different conversions.
+atomically; :mod:`data_prep.resume` decides which finished shards a rerun keeps (and refuses to mix
+two different conversions); :mod:`data_prep.swap` builds the replacement of a complete split beside
+it and swaps it in only when complete; :mod:`data_prep.output_dir` checks the output folder first.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 import time
 from typing import Any, Optional
 
-from data_prep import readers, shards
+from data_prep import output_dir, readers, resume, shards, swap
 from data_prep.plan import (
     DEFAULT_FRAMES_PER_SHARD,
     OUTPUT_DEPTH_SCALE,
@@ -78,40 +80,70 @@ def prepare(opts: Options, reader: Optional[readers.Reader] = None) -> dict[str,
 
 
 def _prepare(opts: Options, reader: readers.Reader, start: float) -> dict[str, Any]:
-    plan = make_plan(opts, reader)
+    reader.check_depth = opts.check_depth
+    plan = make_plan(opts, reader)  # lists (and stats) every input before anything is written
     _log_plan(opts, reader, plan)
     split_dir = os.path.join(opts.output_dir, opts.split)
-    os.makedirs(split_dir, exist_ok=True)
-    if opts.overwrite:
-        shards.remove_our_files(split_dir, opts.split)
-    complete, markers = shards.check_existing(split_dir, opts.split, plan.names, plan.digest, plan.config)
+    output_dir.check_writable(opts.output_dir, split_dir)
+    exp = resume.Expected(plan.names, plan.digest, plan.config, plan.inputs, opts.skip_bad)
+    with output_dir.translated(split_dir):
+        swap.recover(split_dir)
+        target, keep = _target(opts, split_dir, exp)
+        if target is None:
+            return keep
+        os.makedirs(target, exist_ok=True)
+        if target != split_dir:
+            swap.link_shards(split_dir, target, keep)
+        manifest, markers = resume.check_existing(target, opts.split, exp, known=keep)
+        new_frames = reused = 0
+        if manifest is None:
+            shards.remove_our_files(target, opts.split, only_tmp=True)
+            todo = [k for k, name in enumerate(plan.names) if name not in markers]
+            reused = sum(len(plan.shards[k]) for k in range(len(plan.names)) if k not in todo)
+            if reused:
+                done = len(plan.names) - len(todo)
+                log.info("resuming: %d of %d shards already done (%d frames)", done, len(plan.names), reused)
+            new_frames = _write_shards(opts, reader, plan, target, todo, reused, markers)
+            manifest = _manifest(opts, reader, plan, [markers[n] for n in plan.names])
+            shards.write_json_atomic(os.path.join(target, records.MANIFEST_NAME), manifest)
+        if target != split_dir:
+            swap.replace(split_dir, target)
+        swap.remove_staging(split_dir)
+    seconds = time.time() - start
+    print(
+        f"depthnet-prepare: {manifest['num_frames']} frames in {len(manifest['shards'])} shards -> {split_dir} "
+        f"({new_frames} read now, {reused} from finished shards; {manifest['skipped_bad']} bad input(s) skipped; "
+        f"{seconds:.1f} s, {new_frames / max(seconds, 1e-9):.1f} frames/s)"
+    )
+    if "warning" in manifest["source_info"]:
+        log.warning("%s", manifest["source_info"]["warning"])
+    return manifest
+
+
+def _target(opts: Options, split_dir: str, exp: resume.Expected) -> tuple[Optional[str], Any]:
+    """Where this run writes and the finished shards it keeps: (split_dir, {}) for a new or partly
+    written split; (a folder beside it, kept shards) when a complete split must change, or with
+    `overwrite`; (None, the manifest) when the split is complete already."""
+    has_ours = os.path.isdir(split_dir) and bool(shards.our_files(split_dir, opts.split))
+    if opts.overwrite and has_ours:
+        return swap.staging_dir(split_dir, exp.digest), {}
+    if not os.path.exists(os.path.join(split_dir, records.MANIFEST_NAME)):
+        return split_dir, {}
+    complete, keep, problems = resume.check_complete(split_dir, exp)
     if complete is not None:
         print(
             f"depthnet-prepare: {split_dir} is already complete ({complete['num_frames']} frames, "
             f"{len(complete['shards'])} shards); nothing to do"
         )
-        return complete
-    shards.remove_our_files(split_dir, opts.split, only_tmp=True)
-    todo = [k for k, name in enumerate(plan.names) if name not in markers]
-    reused = sum(len(plan.shards[k]) for k in range(len(plan.names)) if k not in todo)
-    if reused:
-        done = len(plan.names) - len(todo)
-        log.info("resuming: %d of %d shards already done (%d frames)", done, len(plan.names), reused)
-    written_start = time.time()
-    new_frames = _write_shards(opts, reader, plan, split_dir, todo, reused, markers)
-    written_seconds = time.time() - written_start
-
-    manifest = _manifest(opts, reader, plan, [markers[n] for n in plan.names])
-    shards.write_json_atomic(os.path.join(split_dir, records.MANIFEST_NAME), manifest)
-    rate = new_frames / written_seconds if written_seconds > 0 else float("inf")
-    print(
-        f"depthnet-prepare: {manifest['num_frames']} frames in {len(manifest['shards'])} shards -> {split_dir} "
-        f"({new_frames} read now, {reused} from finished shards; {manifest['skipped_bad']} bad input(s) skipped; "
-        f"{time.time() - start:.1f} s, {rate:.1f} frames/s)"
-    )
-    if "warning" in manifest["source_info"]:
-        log.warning("%s", manifest["source_info"]["warning"])
-    return manifest
+        swap.remove_staging(split_dir)
+        return None, complete
+    first = next(iter(problems))
+    log.warning(
+        "%s: %d of %d shards must be rewritten (%s: %s); writing them beside the finished split, which is "
+        "replaced only when the new one is complete",
+        split_dir, len(problems), len(exp.names), first, problems[first],
+    )  # fmt: skip
+    return swap.staging_dir(split_dir, exp.digest), keep
 
 
 def _log_plan(opts: Options, reader: readers.Reader, plan: Plan) -> None:
@@ -141,7 +173,7 @@ def _write_shards(
             name = plan.names[k]
             markers[name] = shards.write_shard(
                 split_dir, name, plan.shards[k], stream,
-                digest=plan.digest, config=plan.config, skip_bad=opts.skip_bad, pbar=pbar,
+                digest=plan.digest, config=plan.config, inputs=plan.inputs[name], skip_bad=opts.skip_bad, pbar=pbar,
             )  # fmt: skip
     finally:
         pbar.close()

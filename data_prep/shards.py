@@ -1,10 +1,9 @@
-"""Atomic shard writing: ``.tmp`` + fsync + sha256 + rename, ``.done`` markers, the manifest, resume checks.
+"""Atomic shard writing: ``.tmp`` + fsync + sha256 + rename, ``.done`` markers, the manifest.
 
 Each shard is written to ``<name>.tmp``, fsynced, hashed and renamed; then its ``.done`` marker
-(sha256, frame count, the options that made it) is written. A rerun with the same options skips
-every shard whose marker and sha256 match, so a run killed midway resumes where it stopped and
-produces byte-identical shards. A rerun with different options (or a changed frame list) over an
-existing output is refused unless ``overwrite``. The manifest is written last (atomically), so its
+(sha256, frame count, the options that made it, a fingerprint of its input files) is written. A
+rerun keeps the shards :mod:`data_prep.resume` accepts, so a run killed midway resumes where it
+stopped and produces byte-identical shards. The manifest is written last (atomically), so its
 presence means the split is complete.
 """
 
@@ -22,15 +21,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 from data_prep.readers import BadInputError, Item, PrepareError
+from data_prep.workers import pool as worker_pool
 from depthnet import records
 
 log = logging.getLogger("depthnet.prepare")
 
 DONE_SUFFIX = ".done"
 TMP_SUFFIX = ".tmp"
-_REFUSE = (
-    "{dir} already holds a different conversion ({why}). Pass --overwrite to replace it, or use another --output_dir."
-)
 
 
 class OutputExistsError(PrepareError):
@@ -117,78 +114,6 @@ def remove_our_files(split_dir: str, split: str, only_tmp: bool = False) -> None
         remove(os.path.join(split_dir, name))
 
 
-# ---------------------------------------------------------------------------------------------- resume checks
-
-
-def flag_diff(old: Optional[dict], new: dict) -> str:
-    """What differs between the options an output was made with and this run's."""
-    if not isinstance(old, dict):
-        return "it was not made by this version of depthnet-prepare"
-    keys = sorted(set(old) | set(new))
-    diffs = [f"--{k}: {old.get(k)!r} before, {new.get(k)!r} now" for k in keys if old.get(k) != new.get(k)]
-    return "; ".join(diffs) if diffs else "the frame list differs (the input's files changed)"
-
-
-def marker_valid(
-    split_dir: str, shard: str, digest: str, marker: Optional[dict] = None, expect_sha: Optional[str] = None
-) -> bool:
-    """Whether `shard` exists, was made by this run's options and still has its marker's size and sha256."""
-    marker = marker or read_json(os.path.join(split_dir, shard + DONE_SUFFIX))
-    path = os.path.join(split_dir, shard)
-    if not marker or marker.get("config_digest") != digest or not os.path.exists(path):
-        return False
-    if os.path.getsize(path) != marker.get("bytes") or (expect_sha and expect_sha != marker.get("sha256")):
-        return False
-    sha, _ = sha256_file(path)
-    if sha != marker.get("sha256"):
-        log.warning("%s does not match its .done marker (sha256); rewriting it", path)
-        return False
-    return True
-
-
-def _complete_manifest(split_dir: str, names: Sequence[str], digest: str, config: dict) -> Optional[dict]:
-    """The existing manifest when it is this run's and all its shards are intact; refuses another run's."""
-    manifest_path = os.path.join(split_dir, records.MANIFEST_NAME)
-    manifest = read_json(manifest_path)
-    if manifest is None or manifest.get("config_digest") != digest:
-        why = flag_diff((manifest or {}).get("config"), config)
-        raise OutputExistsError(_REFUSE.format(dir=split_dir, why=why))
-    shards = manifest.get("shards", [])
-    if [s["file"] for s in shards] == list(names) and all(
-        marker_valid(split_dir, s["file"], digest, expect_sha=s.get("sha256")) for s in shards
-    ):
-        return manifest
-    log.warning("%s: manifest present but some shards are missing or changed; rewriting those", split_dir)
-    remove(manifest_path)
-    return None
-
-
-def check_existing(
-    split_dir: str, split: str, names: Sequence[str], digest: str, config: dict
-) -> tuple[Optional[dict], dict[str, dict]]:
-    """Returns (complete manifest or None, valid done markers by shard name); refuses foreign output."""
-    files = our_files(split_dir, split)
-    if records.MANIFEST_NAME in files:
-        complete = _complete_manifest(split_dir, names, digest, config)
-        if complete is not None:
-            return complete, {}
-    markers = {}
-    for name in files:
-        if name.endswith(TMP_SUFFIX) or name.startswith(records.MANIFEST_NAME):
-            continue
-        shard = name[: -len(DONE_SUFFIX)] if name.endswith(DONE_SUFFIX) else name
-        if shard not in names:
-            why = f"{name} is not one of this run's {len(names)} shards"
-            raise OutputExistsError(_REFUSE.format(dir=split_dir, why=why))
-        if name.endswith(DONE_SUFFIX):
-            marker = read_json(os.path.join(split_dir, name))
-            if marker is not None and marker.get("config_digest") != digest:
-                raise OutputExistsError(_REFUSE.format(dir=split_dir, why=flag_diff(marker.get("config"), config)))
-            if marker is not None and marker_valid(split_dir, shard, digest, marker=marker):
-                markers[shard] = marker
-    return None, markers
-
-
 # ---------------------------------------------------------------------------------------------- writing
 
 
@@ -205,8 +130,8 @@ def encoded(
     stream: Iterator, workers: int, depth_scale: float = records.DEFAULT_DEPTH_SCALE
 ) -> Iterator[tuple[Item, Any, Optional[bytes]]]:
     """Yields (item, BadInputError, None) or (item, (height, width, scene), serialized example), in
-    order. PNG encoding (the slow part) runs in `workers` spawned processes when workers > 1; the
-    bytes are identical either way."""
+    order. PNG encoding (the slow part) runs in `workers` spawned processes when workers > 1 (which
+    die with this process, :mod:`data_prep.workers`); the bytes are identical either way."""
     encode_frame = functools.partial(encode, depth_scale=depth_scale)
     if workers <= 1:
         for item, result in stream:
@@ -215,10 +140,7 @@ def encoded(
             else:
                 yield item, _info(result), encode_frame(result)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = worker_pool(workers)
     pending: collections.deque = collections.deque()
     try:
         for item, result in stream:
@@ -269,6 +191,7 @@ def write_shard(
     *,
     digest: str,
     config: dict[str, Any],
+    inputs: str = "",
     skip_bad: bool = False,
     pbar=None,
 ) -> dict[str, Any]:
@@ -300,6 +223,7 @@ def write_shard(
         "skipped": content["skipped"],
         "config_digest": digest,
         "config": config,
+        "inputs": inputs,
     }
     write_json_atomic(path + DONE_SUFFIX, marker)
     return marker

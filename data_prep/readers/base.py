@@ -79,6 +79,8 @@ class Reader:
     has_scenes = True
     #: The source's own name of the split being read.
     source_split = ""
+    #: Refuse frames whose depth is implausible for indoor RGB-D (:mod:`data_prep.readers.plausible`).
+    check_depth = True
 
     def items(self) -> list[Item]:
         raise NotImplementedError
@@ -90,10 +92,32 @@ class Reader:
         """Yields ``(item, Frame)`` or ``(item, BadInputError)`` for every item, in order."""
         for item in items:
             try:
-                frame = self.load(item)
-                yield item, check_frame(frame, item.path or item.key)
+                yield item, self.checked(item, self.load(item), item.path or item.key)
             except BadInputError as e:
                 yield item, e
+
+    def checked(self, item: Item, frame: Frame, where: str) -> Frame:
+        """:func:`check_frame`, then (with `check_depth`) the plausibility of its depth."""
+        frame = check_frame(frame, where)
+        if self.check_depth:
+            from data_prep.readers import plausible
+
+            problem = plausible.depth_problem(frame.depth, lambda: self.depth_hint(item))
+            if problem:
+                raise BadInputError(where, problem)
+        return frame
+
+    def depth_hint(self, item: Item) -> str:
+        """For implausible depth: which decoding option would give plausible depth ('' when unknown)."""
+        return ""
+
+    def item_files(self, item: Item) -> Sequence[str]:
+        """The files `item` is read from (their sizes and times decide whether its shard is still current)."""
+        return ()
+
+    def source_files(self) -> Sequence[str]:
+        """Files every item is read from (e.g. the labeled .mat)."""
+        return ()
 
     def describe(self) -> dict[str, Any]:
         """Source-specific facts for the manifest (depth meaning, caveats)."""

@@ -77,5 +77,8 @@ class FastDepthReader(Reader):
         rgb, depth = _read_h5_frame(item.ref)
         return Frame(rgb, depth, item.scene, item.frame)
 
+    def item_files(self, item: Item) -> tuple[str, ...]:
+        return (item.ref,)
+
     def describe(self) -> dict[str, Any]:
         return {"depth_source": "FastDepth .h5 'depth' (float32 metres; filled/projected by sparse-to-dense)"}

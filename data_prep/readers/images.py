@@ -12,6 +12,7 @@ from data_prep.readers.base import DEPTH_ENCODINGS, BadInputError
 KINECT_INVALID = 2047
 KINECT_NUM = 351.3
 KINECT_DEN = 1092.5
+KINECT_MAX_M = 10.0  # depth_rel2depth_abs: depth(depth > 10) = 10
 
 _DEPTH_BITS = {
     "1": "1-bit",
@@ -122,10 +123,11 @@ def read_nyu_raw_pgm(path: str) -> np.ndarray:
 
 
 def kinect_raw_to_metres(raw: np.ndarray) -> np.ndarray:
-    """NYU raw Kinect disparity -> metres: 351.3 / (1092.5 - raw); 2047 (and raw >= 1092.5) -> 0 (invalid)."""
+    """NYU raw Kinect disparity -> metres: 351.3 / (1092.5 - raw), clamped at 10 m as the NYU toolbox does;
+    2047 (and raw >= 1092.5) -> 0 (invalid)."""
     raw = np.asarray(raw, dtype=np.float64)
     valid = (raw < KINECT_INVALID) & (raw < KINECT_DEN)
-    depth = np.where(valid, KINECT_NUM / np.where(valid, KINECT_DEN - raw, 1.0), 0.0)
+    depth = np.where(valid, np.minimum(KINECT_NUM / np.where(valid, KINECT_DEN - raw, 1.0), KINECT_MAX_M), 0.0)
     return depth.astype(np.float32)
 
 

@@ -124,6 +124,9 @@ class LabeledMatReader(Reader):
             raise BadInputError(item.path, f"cannot read frame ({type(e).__name__}: {e})") from e
         return Frame(rgb, depth, item.scene, item.frame)
 
+    def source_files(self) -> tuple[str, ...]:
+        return (self.path, self.splits_mat)
+
     def describe(self) -> dict[str, Any]:
         kind = "colorization-filled" if self.depth_kind == "filled" else "raw projected, 0 = missing"
         return {

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from data_prep.readers import plausible
 from data_prep.readers.base import (
     DEPTH_ENCODINGS,
     BadInputError,
@@ -18,7 +19,7 @@ from data_prep.readers.base import (
     natural_key,
     require_input,
 )
-from data_prep.readers.images import read_depth, read_rgb
+from data_prep.readers.images import read_depth, read_depth_u16, read_rgb, sunrgbd_to_metres
 from depthnet.records import Frame
 
 RGB_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".bmp")
@@ -245,6 +246,27 @@ class PairsReader(Reader):
                 f"{rgb.shape[0]}x{rgb.shape[1]} (HxW)",
             )
         return Frame(rgb, depth, item.scene, item.frame)
+
+    def item_files(self, item: Item) -> tuple[str, ...]:
+        return () if item.ref[0] == "bad" else tuple(item.ref)
+
+    def depth_hint(self, item: Item) -> str:
+        """The decodings of this 16-bit depth file that give plausible depth, with what they give."""
+        if item.ref[0] == "bad" or self.depth_encoding == "kinect_raw":
+            return ""
+        try:
+            stored = read_depth_u16(item.ref[1])
+        except BadInputError:
+            return ""
+        options = [("--depth_encoding=sunrgbd", sunrgbd_to_metres(stored))]
+        options += [(f"--depth_scale={s:g}", stored / s) for s in (1000.0, 5000.0, 10000.0)]
+        now = "--depth_encoding=sunrgbd" if self.depth_encoding == "sunrgbd" else f"--depth_scale={self.depth_scale:g}"
+        good = [
+            f"{flag} gives {plausible.describe(summary)}"
+            for flag, depth in options
+            if flag != now and (summary := plausible.depth_summary(depth)) and plausible.plausible(summary)
+        ]
+        return ("likely " + "; or ".join(good)) if good else ""
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"depth_encoding": self.depth_encoding}

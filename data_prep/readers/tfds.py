@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from data_prep.readers.base import BadInputError, Item, Reader, SourceError, ascending_refs, check_frame
+from data_prep.readers.base import BadInputError, Item, Reader, SourceError, ascending_refs
 from depthnet.records import Frame
 
 # TFDS's own name for our two splits.
@@ -63,7 +63,7 @@ class TfdsReader(Reader):
                 item = todo.pop(0)
                 frame = Frame(np.asarray(ex["image"], np.uint8), np.asarray(ex["depth"], np.float32), "", item.frame)
                 try:
-                    yield item, check_frame(frame, f"{self.data_dir} {item.frame}")
+                    yield item, self.checked(item, frame, f"{self.data_dir} {item.frame}")
                 except BadInputError as e:
                     yield item, e
         except Exception as e:
@@ -75,6 +75,11 @@ class TfdsReader(Reader):
             raise
         if todo:
             raise SourceError(f"TFDS split {self.source_split} ended before frame {todo[0].frame}")
+
+    def source_files(self) -> list[str]:
+        """The prepared dataset's files (TFDS's version folder)."""
+        folder = str(self._builder.data_dir)
+        return sorted(os.path.join(folder, n) for n in os.listdir(folder)) if os.path.isdir(folder) else []
 
     def describe(self) -> dict[str, Any]:
         return {

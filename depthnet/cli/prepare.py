@@ -11,17 +11,22 @@ Usage (see ``--helpfull`` for every flag)::
 
 The conversion itself is :func:`data_prep.prepare.prepare` (sampling: :mod:`data_prep.plan`; atomic
 shards, resume and the manifest: :mod:`data_prep.shards`). Exit status 0 when the split is written
-(also with ``--skip_bad`` frames left out: the manifest counts them), 2 for bad flags or bad input.
+(also with ``--skip_bad`` frames left out: the manifest counts them), 2 for bad flags, bad input or an
+output folder it cannot write (read-only, a file in its place, a full disk), 130 on Ctrl-C and 143 on
+SIGTERM (finished shards are kept either way: re-run the same command to resume). Encoding workers
+(``--workers``) die with this process, even on ``kill -9``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
 import sys
 
 from absl import flags
 
+from depthnet import errors
 from depthnet.cli import common
 
 FLAGS = flags.FLAGS
@@ -86,7 +91,14 @@ def _define_output_flags() -> None:
         "tfds/synthetic keep their own order)."
     )  # fmt: skip
     flags.DEFINE_boolean("skip_bad", False, "Skip (and count) unreadable or invalid input files instead of stopping.")
-    flags.DEFINE_boolean("overwrite", False, "Replace an existing, different conversion in <output_dir>/<split>/.")
+    flags.DEFINE_boolean(
+        "check_depth", True, "Refuse frames whose depth is implausible for indoor RGB-D (median beyond 10 m or "
+        "under 0.1 m: a wrong --depth_encoding/--depth_scale); the error names the likely option."
+    )  # fmt: skip
+    flags.DEFINE_boolean(
+        "overwrite", False, "Replace an existing, different conversion in <output_dir>/<split>/: the new split "
+        "is built beside it and swapped in only when complete."
+    )  # fmt: skip
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
     flags.DEFINE_integer(
         "workers",
@@ -128,12 +140,23 @@ def check_flags(opts) -> None:
         raise common.UsageError("give --num_shards or --frames_per_shard, not both")
 
 
+class Terminated(errors.DepthNetError):
+    """SIGTERM (a scheduler, `timeout`, a container stop): stop like Ctrl-C, keeping finished shards."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated("stopped by SIGTERM; finished shards are kept: re-run the same command to resume")
+
+
 def main(argv) -> int:
     from data_prep.prepare import prepare
 
     common.no_extra_args(argv)
     opts = options_from_flags()
     check_flags(opts)
+    signal.signal(signal.SIGTERM, _on_sigterm)  # unwinds like Ctrl-C: temporaries removed, workers stopped
     logging.getLogger("depthnet.prepare").setLevel(logging.INFO)
     prepare(opts)
     return 0
