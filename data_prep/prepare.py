@@ -201,7 +201,7 @@ def _manifest(opts: Options, reader: readers.Reader, plan: Plan, markers: list[d
             "order": f"shuffled (seed {opts.seed})" if plan.config["shuffle"] else "source order",
         },
         source_info=reader.describe(),
-        flags=dict(plan.config, skip_bad=opts.skip_bad),
+        flags=dict(plan.config, skip_bad=opts.skip_bad, check_depth=opts.check_depth),
         config=plan.config,
         config_digest=plan.digest,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

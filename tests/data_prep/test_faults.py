@@ -15,6 +15,7 @@ real subprocesses and real signals. Every test here failed on the code before th
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
 import shutil
@@ -159,6 +160,7 @@ def test_interrupted_swap_is_recovered(small_pairs, tmp_path, run_prepare, read_
     os.rename(split_dir, swap.replaced_dir(str(split_dir)))  # what the first rename leaves
     manifest = run_prepare(tmp_path, **kw)
     assert _state(split_dir, sha) == before and manifest["num_frames"] == 10
+    assert not os.path.exists(swap.replaced_dir(str(split_dir)))  # before: converted again, the copy left behind
 
 
 # ---------------------------------------------------------------------------------------------- 7: "already done"
@@ -239,6 +241,7 @@ def test_kinect_raw_depth_clamped_at_10m(nyu_samples, tmp_path):
 # ---------------------------------------------------------------------------------------------- 12: output folder
 
 
+@functools.lru_cache(maxsize=1)
 def _can_mount() -> bool:
     """Whether `unshare -rm` can mount a tmpfs here (a private mount namespace: nothing leaks)."""
     if not shutil.which("unshare"):
@@ -248,10 +251,9 @@ def _can_mount() -> bool:
     return res.returncode == 0
 
 
-def _on_tmpfs(folder, options: str, cmd: list[str]) -> list[str]:
-    """`cmd` run with a tmpfs (mount `options`) on `folder`, in a mount namespace of its own."""
-    script = 'mount -t tmpfs -o "$0" tmpfs "$1" && shift && exec "$@"'
-    return ["unshare", "-rm", "sh", "-c", script, options, str(folder), *cmd]
+def _on_tmpfs(folder, setup: str, cmd: list[str]) -> list[str]:
+    """`cmd` run after the shell `setup` (which mounts a tmpfs on $1 = `folder`), in a mount namespace of its own."""
+    return ["unshare", "-rm", "sh", "-c", f'{setup} && shift && exec "$@"', "sh", str(folder), *cmd]
 
 
 def _one_error(res) -> str:
@@ -261,35 +263,49 @@ def _one_error(res) -> str:
     return lines[0]
 
 
-def test_unwritable_output_one_error_line(tmp_path, monkeypatch):
-    """A file in place of the output folder, a read-only folder and a full disk: one `error:` line saying what
-    to do, exit status 2, nothing written (before: tracebacks, or a bare `[Errno 20] Not a directory`)."""
-    base = ["--source=synthetic", "--num_frames=6", "--height=120", "--width=160"]
-    (tmp_path / "f").write_text("a file")
-    res = subprocess.run(_cli(*base, f"--output_dir={tmp_path / 'f' / 'nyu'}"), cwd=REPO, env=ENV,
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert "is a file" in _one_error(res) and "move or rename that file" in res.stderr
-    assert (tmp_path / "f").read_text() == "a file"
-    (tmp_path / "ro").mkdir()
-    (tmp_path / "full").mkdir()
-    if _can_mount():
-        ro = _on_tmpfs(tmp_path / "ro", "ro", _cli(*base, f"--output_dir={tmp_path / 'ro'}"))
-        full = _on_tmpfs(tmp_path / "full", "size=32k", _cli(*base, f"--output_dir={tmp_path / 'full'}"))
-        res = subprocess.run(ro, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
-        assert "read-only file system" in _one_error(res) and "choose another --output_dir" in res.stderr
-        res = subprocess.run(full, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
-        message = _one_error(res)
-        assert "disk full while writing" in message and "re-run the same command to resume" in message
-    else:  # no mount namespaces here: the same errors from the calls that raise them
-        import tensorflow as tf
+_SETUP = {  # a read-only folder that already holds the split's folder; a 32 KB disk
+    "read-only": 'mount -t tmpfs tmpfs "$1" && mkdir "$1/train" && mount -o remount,ro "$1"',
+    "full": 'mount -t tmpfs -o size=32k tmpfs "$1"',
+}
+_EXPECT = {
+    "file": ("is a file, but output_dir needs a folder", "move or rename that file"),
+    "read-only": ("read-only file system", "choose another --output_dir"),
+    "full": ("disk full while writing", "re-run the same command to resume"),
+}
 
-        from data_prep import output_dir
 
-        def enospc(*args, **kwargs):
-            raise tf.errors.ResourceExhaustedError(None, None, f"{args[0]}; No space left on device")
+@pytest.mark.parametrize("case", ["file", "read-only", "full"])
+def test_unwritable_output_one_error_line(tmp_path, monkeypatch, case):
+    """A file in place of the output folder, a read-only folder and a full disk (real tmpfs mounts): one
+    `error:` line saying what to do, exit status 2, nothing written (before: tracebacks, or a bare
+    `[Errno 20] Not a directory`)."""
+    out = tmp_path / "out"
+    cmd = _cli("--source=synthetic", "--num_frames=6", "--height=120", "--width=160", f"--output_dir={out}")
+    if case == "file":
+        out.write_text("a file")
+        cmd[-1] += "/nyu"
+    else:
+        out.mkdir()
+        if not _can_mount():
+            return _injected_enospc(tmp_path, monkeypatch) if case == "full" else pytest.skip("cannot mount")
+        cmd = _on_tmpfs(out, _SETUP[case], cmd)
+    res = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
+    message = _one_error(res)
+    assert all(words in message for words in _EXPECT[case]), message
+    if case == "file":
+        assert out.read_text() == "a file"
 
-        monkeypatch.setattr(tf.io, "TFRecordWriter", enospc)
-        with pytest.raises(output_dir.OutputError, match="disk full while writing .*re-run the same command"):
-            from data_prep.prepare import Options, prepare
 
-            prepare(Options(source="synthetic", num_frames=2, height=48, width=64, output_dir=str(tmp_path / "o")))
+def _injected_enospc(tmp_path, monkeypatch) -> None:
+    """Without mount namespaces: TensorFlow's own ENOSPC error from the shard writer."""
+    import tensorflow as tf
+
+    from data_prep import output_dir
+    from data_prep.prepare import Options, prepare
+
+    def enospc(path, *args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, f"{path}; No space left on device")
+
+    monkeypatch.setattr(tf.io, "TFRecordWriter", enospc)
+    with pytest.raises(output_dir.OutputError, match="disk full while writing .*re-run the same command"):
+        prepare(Options(source="synthetic", num_frames=2, height=48, width=64, output_dir=str(tmp_path / "o")))
