@@ -86,6 +86,18 @@ def _prepare(opts: Options, reader: readers.Reader, start: float) -> dict[str, A
     split_dir = os.path.join(opts.output_dir, opts.split)
     output_dir.check_writable(opts.output_dir, split_dir)
     exp = resume.Expected(plan.names, plan.digest, plan.config, plan.inputs, opts.skip_bad)
+    new_folder = not os.path.exists(split_dir)
+    try:
+        return _convert(opts, reader, plan, split_dir, exp, start)
+    except BaseException:
+        if new_folder and os.path.isdir(split_dir) and not os.listdir(split_dir):
+            os.rmdir(split_dir)  # a failed first run leaves no empty folder behind
+        raise
+
+
+def _convert(
+    opts: Options, reader: readers.Reader, plan: Plan, split_dir: str, exp: resume.Expected, start: float
+) -> dict[str, Any]:
     with output_dir.translated(split_dir):
         swap.recover(split_dir)
         target, keep = _target(opts, split_dir, exp)

@@ -266,6 +266,7 @@ class PairsReader(Reader):
             for flag, depth in options
             if flag != now and (summary := plausible.depth_summary(depth)) and plausible.plausible(summary)
         ]
+        good = good[:1] if good and good[0].startswith("--depth_encoding") else good  # its bit pattern is telling
         return ("likely " + "; or ".join(good)) if good else ""
 
     def describe(self) -> dict[str, Any]:

@@ -218,7 +218,7 @@ def test_implausible_depth_refused_with_encoding_hint(nyu_samples, tmp_path, run
     message = str(info.value)
     assert "SUN_depth.png" in message and "median 21." in message and "beyond 10 m" in message
     assert "likely --depth_encoding=sunrgbd gives 1.06-9.87 m, median 2.72 m" in message
-    assert not (tmp_path / "out" / "test" / "manifest.json").exists()
+    assert not (tmp_path / "out" / "test").exists()  # nothing written, not even an empty folder
     run_prepare(tmp_path, depth_encoding="sunrgbd", **kw)
     depth = read_split(tmp_path / "out" / "test")[0]["depth"]
     assert depth[depth > 0].min() > 1.05 and depth.max() < 9.88
