@@ -7,6 +7,12 @@
 - :mod:`data_prep.frames`: :func:`write_frames`, frames held in memory written as a split.
 """
 
-from data_prep.frames import write_frames
-
 __all__ = ["write_frames"]
+
+
+def __getattr__(name):  # light: an encoding worker (data_prep.workers) starts without importing TensorFlow
+    if name == "write_frames":
+        from data_prep.frames import write_frames
+
+        return write_frames
+    raise AttributeError(f"module 'data_prep' has no attribute {name!r}")

@@ -90,15 +90,16 @@ def test_workers_die_with_their_parent(tmp_path, sig):
         proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=log)
         try:
 
-            def started() -> bool:  # two encoders and the resource tracker
+            def started() -> bool:  # two encoders and the resource tracker, and a first shard written
                 helpers.update(_children(proc.pid))
-                return len([c for c in helpers.values() if "multiprocessing" in c]) >= 3
+                running = len([c for c in helpers.values() if "multiprocessing" in c]) >= 3
+                return running and any((tmp_path / "out").rglob("*.done"))
 
             spawned = _wait_until(started, 300)
             assert spawned and proc.poll() is None, (helpers, proc.poll())
             proc.send_signal(sig)
             proc.wait(timeout=300)
-            gone = _wait_until(lambda: not any(_alive(p) for p in helpers), 60)
+            gone = _wait_until(lambda: not any(_alive(p) for p in helpers), 120)
             assert gone, {p: c for p, c in helpers.items() if _alive(p)}
         finally:
             for pid in helpers:  # leave no orphan behind, even when the test fails
