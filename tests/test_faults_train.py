@@ -1,4 +1,4 @@
-"""Fault matrix of issue 11, training side (items 3, 4, 5, 8, 12; the index is in tests/test_faults.py)."""
+"""Fault matrix of issue 11, training and evaluation side (items 3, 4, 5, 8, 12, 13; index: tests/test_faults.py)."""
 
 import json
 import os
@@ -184,3 +184,33 @@ def test_train_input_errors_are_one_line_and_write_nothing(base, tmp_path):
     with pytest.raises(FileNotFoundError, match="shards that are missing"):
         train(preset("tiny"), _config(tmp_path / "m3", data), log=lambda s: None)
     assert not (tmp_path / "m3").exists()
+
+
+# ------------------------------------------------------------------------- eval: items 3, 8, 13
+
+
+def _eval(run, data_dir, *extra):
+    return run_cli(script("depthnet-eval") + [f"--model_dir={run}", f"--data_dir={data_dir}", "--panels=0", *extra])
+
+
+def test_eval_on_the_data_root_suggests_a_real_split(base, tmp_path):
+    proc = _eval(base / "run", base / "data", f"--output_dir={tmp_path / 'e'}")
+    line = _one_error_line(proc, os.path.basename(script("depthnet-eval")[-1]))
+    assert proc.returncode == 2 and f"--data_dir={base / 'data' / 'test'}" in line and "--split=" not in line
+
+
+def test_eval_verifies_checksums_and_names_a_corrupt_checkpoint(base, tmp_path):
+    tool = os.path.basename(script("depthnet-eval")[-1])
+    data = _copy(base, tmp_path, "data")
+    manifest = json.loads((data / "test" / "manifest.json").read_text())
+    manifest["shards"][0]["sha256"] = "0" * 64
+    (data / "test" / "manifest.json").write_text(json.dumps(manifest))
+    proc = _eval(base / "run", data / "test", f"--output_dir={tmp_path / 'e1'}")
+    assert proc.returncode == 2 and "does not match its manifest" in _one_error_line(proc, tool)
+    run = _copy(base, tmp_path)
+    (data_file,) = (run / "ckpt").glob("ckpt-2.data-*")
+    _truncate(data_file)
+    proc = _eval(run, base / "data" / "test", "--checkpoint=latest")
+    line = _one_error_line(proc, tool)
+    assert proc.returncode == 2 and "ckpt-2 cannot be read" in line
+    assert "intact checkpoints" in line and "ckpt-1" in line
