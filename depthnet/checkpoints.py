@@ -6,6 +6,10 @@
 
 `checkpoint_path(model_dir, which)` is the one rule: 'best' is best/ falling back to the latest of
 ckpt/ (no validation ran yet), 'latest' is the latest of ckpt/, anything else is a checkpoint prefix.
+
+A truncated or corrupt checkpoint (a full disk, a copy cut short) is found by reading every tensor
+back (:func:`checkpoint_problem`); :func:`restore_model` then names the file and lists the run's intact
+checkpoints (:func:`intact_checkpoints`), and training resumes from the newest intact one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Optional
 import tensorflow as tf
 
 from depthnet.config import ModelConfig, TrainConfig
+from depthnet.errors import ModelLoadError
 from depthnet.precision import set_precision
 
 CONFIG_NAME = "config.json"
@@ -68,6 +73,48 @@ def checkpoint_path(model_dir: str, which: str = "best") -> Optional[str]:
     return path or tf.train.latest_checkpoint(os.path.join(model_dir, CHECKPOINT_DIR))
 
 
+def checkpoint_problem(path: str) -> Optional[str]:
+    """None when every tensor of checkpoint `path` reads back; otherwise what is wrong with it."""
+    if not tf.io.gfile.exists(path + ".index"):
+        return f"there is no checkpoint {path} ({path}.index missing)"
+    try:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except Exception as e:  # IndexError (truncated data), tf.errors.OpError (bad index), ValueError (missing)
+        text = getattr(e, "message", None) or str(e) or type(e).__name__
+        return f"truncated or corrupt: {type(e).__name__}: {text.strip().splitlines()[0]}"
+    return None
+
+
+def listed_checkpoints(directory: str) -> list[str]:
+    """The checkpoint prefixes a CheckpointManager folder lists, newest first ([] if none)."""
+    state = tf.train.get_checkpoint_state(directory)
+    if state is None:
+        return []
+    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    paths = [p if os.path.isabs(p) else os.path.join(directory, p) for p in paths if p]
+    return paths[::-1]
+
+
+def intact_checkpoints(model_dir: str) -> list[str]:
+    """Every checkpoint of a run (ckpt/ newest first, then best/) that reads back completely."""
+    paths = listed_checkpoints(os.path.join(model_dir, CHECKPOINT_DIR))
+    paths += listed_checkpoints(os.path.join(model_dir, BEST_DIR))
+    return [p for p in paths if checkpoint_problem(p) is None]
+
+
+def unreadable_checkpoint_error(model_dir: str, path: str, problem: str) -> ModelLoadError:
+    """The error for a checkpoint that does not read back: names the file and the intact alternatives."""
+    intact = intact_checkpoints(model_dir)
+    alternatives = (
+        f"intact checkpoints of this run: {', '.join(intact)}; pass one as the checkpoint (--checkpoint=<path>)"
+        if intact
+        else "no checkpoint of this run is intact; train again"
+    )
+    return ModelLoadError(f"checkpoint {path} cannot be read ({problem}); {alternatives}")
+
+
 def restore_model(model_dir: str, which: str = "best", precision: str = "fp32"):
     """(Keras model, ModelConfig) of a training run, from the checkpoint :func:`checkpoint_path` picks.
 
@@ -81,5 +128,8 @@ def restore_model(model_dir: str, which: str = "best", precision: str = "fp32"):
     path = checkpoint_path(model_dir, which)
     if not path:
         raise FileNotFoundError(f"no checkpoint in {model_dir!r} (looked in ckpt/ and best/); train first")
+    problem = checkpoint_problem(path)
+    if problem:
+        raise unreadable_checkpoint_error(model_dir, path, problem)
     tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
     return model, model_config

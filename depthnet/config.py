@@ -175,6 +175,7 @@ class TrainConfig:
     recompute: bool = False  # recompute backbone activations in the backward pass (memory for time)
     strategy: str = "default"  # 'default', 'mirrored' or 'multi_worker' (depthnet.distribute)
     input_sharding: str = "auto"  # multi-worker input: 'auto', 'files' or 'batches' (depthnet.distribute)
+    verify: str = "on"  # 'on': shard sha256 checked against the manifest before training; 'off' for huge sets
 
     @property
     def total_steps(self) -> int:

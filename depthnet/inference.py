@@ -22,7 +22,8 @@ Resize rule (choice of ours; the paper only fixes NYU's 480x640 -> 312x416, i.e.
 
 Inputs are refused below :func:`min_input_pixels` = 2028 pixels (e.g. 39x52): they would have to be
 enlarged more than 8x, so each stride-8 feature cell of the network would see less than one pixel
-of the image.
+of the image. Inputs above :data:`MAX_INPUT_PIXELS` = 48,000,000 pixels (e.g. 6000x8000, a 48 MP
+photo) are refused too: a 10000x10000 PNG of 312 KB decodes to 300 MB and took 2.6 GB to serve.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "infer_depth",
     "keras_predict_fn",
     "load_predictor",
+    "MAX_INPUT_PIXELS",
     "working_size",
     "working_size_of",
 ]
@@ -58,6 +60,7 @@ WORKING_SIZE: tuple[int, int] = tuple(data.NYU_RESIZE)  # (312, 416): the traini
 REFERENCE_SIZE: tuple[int, int] = tuple(data.NYU_SIZE)  # (480, 640): larger inputs are pre-shrunk (antialiased)
 SIZE_MULTIPLE = 8
 MAX_UPSCALE = 8.0
+MAX_INPUT_PIXELS = 48_000_000  # e.g. 6000x8000; larger inputs are refused (module docstring)
 SERVING_INFO_NAME = "serving.json"
 
 ModelFn = Callable[[tf.Tensor], tf.Tensor]
@@ -71,17 +74,33 @@ def min_input_pixels(working: Sequence[int] = WORKING_SIZE) -> int:
     return int(math.ceil(working[0] * working[1] / MAX_UPSCALE**2))
 
 
+def example_size(pixels: int, at_least: bool = True) -> str:
+    """A 3:4 height x width with (at least / at most) `pixels` pixels, for messages: 2028 -> '39x52'."""
+    if at_least:
+        side_h = int(math.ceil(math.sqrt(pixels * 3 / 4)))
+        return f"{side_h}x{int(math.ceil(pixels / side_h))}"
+    side_h = int(math.floor(math.sqrt(pixels * 3 / 4)))
+    return f"{side_h}x{int(math.floor(pixels / side_h))}"
+
+
+def too_large_message(what: str = "image") -> str:
+    return (
+        f"{what} too large: at most {MAX_INPUT_PIXELS} pixels (e.g. {example_size(MAX_INPUT_PIXELS, False)}, "
+        f"depthnet.inference.MAX_INPUT_PIXELS); shrink it before sending it"
+    )
+
+
 def check_input_size(height: int, width: int, working: Sequence[int] = WORKING_SIZE) -> None:
-    """Raises InputError, naming the minimum, for an image the network cannot take."""
+    """Raises InputError, naming the limit, for an image the network cannot take (too small or too large)."""
     minimum = min_input_pixels(working)
     if height < 1 or width < 1 or height * width < minimum:
-        side_h = int(math.ceil(math.sqrt(minimum * 3 / 4)))
-        side_w = int(math.ceil(minimum / side_h))
         raise InputError(
             f"image is {height}x{width} = {height * width} pixels, too small for the network: the minimum is "
-            f"{minimum} pixels (e.g. {side_h}x{side_w}), since the image is resized to the working resolution "
+            f"{minimum} pixels (e.g. {example_size(minimum)}), since the image is resized to the working resolution "
             f"{working[0]}x{working[1]} (same pixel count) and may be enlarged at most {MAX_UPSCALE:g}x per side"
         )
+    if height * width > MAX_INPUT_PIXELS:
+        raise InputError(f"image is {height}x{width} = {height * width} pixels: {too_large_message()}")
 
 
 def _round_to_multiple(x: tf.Tensor, multiple: int) -> tf.Tensor:
@@ -124,10 +143,15 @@ def to_network_input(images: tf.Tensor, working: Sequence[int] = WORKING_SIZE) -
     check = tf.debugging.assert_greater_equal(
         height * width,
         minimum,
-        message=f"image too small for the network: the minimum is {minimum} pixels (e.g. 39x52); "
+        message=f"image too small for the network: the minimum is {minimum} pixels (e.g. {example_size(minimum)}); "
         f"it would be enlarged more than {MAX_UPSCALE:g}x per side to the working resolution",
     )
-    with tf.control_dependencies([check]):
+    too_large = tf.debugging.assert_less_equal(
+        tf.cast(height, tf.int64) * tf.cast(width, tf.int64),
+        tf.constant(MAX_INPUT_PIXELS, tf.int64),
+        message=too_large_message(),
+    )
+    with tf.control_dependencies([check, too_large]):
         x = tf.cast(images, tf.float32) / 255.0
     ref_area = REFERENCE_SIZE[0] * REFERENCE_SIZE[1]
 

@@ -21,13 +21,19 @@ Serving, `saved_model_cli`). Signatures:
     must have the same size (the decoded batch is one dense tensor); send differently sized images in
     separate requests. Output as ``serving_default``.
 
+Both refuse, with an explicit error, images above ``depthnet.inference.MAX_INPUT_PIXELS`` (48 MP;
+``serving_bytes`` reads the size from the file header before decoding), an empty batch and (for
+``serving_default``) images without 3 channels (:mod:`depthnet.serving_checks`).
+
 REST example (TensorFlow Serving)::
 
     {"signature_name": "serving_bytes", "instances": [{"b64": "<base64 of a .jpg>"}]}
 
 The export is written to a temporary sibling directory, checked by running it once, and only then
 renamed onto ``--export_dir`` (an older SavedModel there is replaced; any other non-empty folder is
-refused), so a failed export never leaves a half-written model. ``assets/`` holds ``config.json``
+refused), so a failed export never leaves a half-written model. The folder gets normal permissions
+(``0777 & ~umask``, readable by TF Serving under another user), and hidden folders a killed export
+left are removed by the next export to the same place (:mod:`depthnet.export_dirs`). ``assets/`` holds ``config.json``
 (the run's model and training configuration), ``serving.json`` (signatures, resize rule, precision,
 checkpoint) and, when the run has been evaluated, ``eval_metrics.json`` (a copy of
 ``<model_dir>/eval/metrics.json``: metrics with the protocol that produced them). They are tracked as
@@ -40,13 +46,12 @@ import datetime
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from typing import Any, Optional
 
 import tensorflow as tf
 
-from depthnet import data
+from depthnet import data, export_dirs
 from depthnet.checkpoints import checkpoint_path, read_run_config_json, restore_model
 from depthnet.inference import (
     IMAGES_SPEC,
@@ -60,6 +65,7 @@ from depthnet.inference import (
     min_input_pixels,
 )
 from depthnet.precision import set_precision
+from depthnet.serving_checks import check_encoded_sizes, check_images
 
 BYTES_SPEC = tf.TensorSpec([None], tf.string, name="image_bytes")
 
@@ -110,11 +116,11 @@ class DepthServingModule(tf.Module):
 
         @tf.function(input_signature=[IMAGES_SPEC])
         def serve_images(images: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"depth": infer_depth(run, images, working)}
+            return {"depth": infer_depth(run, check_images(images), working)}
 
         @tf.function(input_signature=[BYTES_SPEC])
         def serve_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"depth": infer_depth(run, decode_batch(image_bytes), working)}
+            return {"depth": infer_depth(run, decode_batch(check_encoded_sizes(image_bytes)), working)}
 
         self.serve_images = serve_images
         self.serve_bytes = serve_bytes
@@ -187,8 +193,9 @@ def export_saved_model(
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
     base = os.path.basename(export_dir)
-    tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
-    staging = tempfile.mkdtemp(prefix=f".{base}.assets-", dir=parent)
+    export_dirs.clean_stale(parent, base)  # what a killed export left
+    tmp = export_dirs.make_temp_dir(parent, base, "tmp")
+    staging = export_dirs.make_temp_dir(parent, base, "assets")
     try:
         module = DepthServingModule(model, working)
         for name, content in (metadata or {}).items():
@@ -201,7 +208,7 @@ def export_saved_model(
         if verify:
             _smoke_test(tmp)
         if os.path.exists(export_dir):
-            old = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
+            old = export_dirs.make_temp_dir(parent, base, "old")
             os.rmdir(old)
             os.rename(export_dir, old)
             os.rename(tmp, export_dir)

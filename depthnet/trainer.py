@@ -14,8 +14,9 @@ from typing import Optional
 import tensorflow as tf
 
 from depthnet import distribute, schedule
-from depthnet.checkpoints import BEST_DIR, CHECKPOINT_DIR
+from depthnet.checkpoints import BEST_DIR, CHECKPOINT_DIR, checkpoint_problem, listed_checkpoints
 from depthnet.config import ModelConfig, TrainConfig
+from depthnet.errors import ModelLoadError
 from depthnet.loss import log_l1_terms
 from depthnet.modeling.model import build_model, variable_groups
 from depthnet.modeling.recompute import StagedForward
@@ -95,11 +96,25 @@ class Trainer:
         return distribute.is_chief(self.strategy)
 
     def restore(self) -> Optional[str]:
-        """Restores the latest checkpoint, if any; returns its path.
+        """Restores the newest checkpoint that reads back completely, if any; returns its path.
 
-        An fp16 run resuming a checkpoint written in another precision starts with a fresh loss scale.
+        Newer checkpoints that are truncated or corrupt are skipped and listed in `self.skipped`
+        as (path, problem). An fp16 run resuming a checkpoint written in another precision starts
+        with a fresh loss scale.
         """
-        latest = self.manager.latest_checkpoint
+        self.skipped: list[tuple[str, str]] = []
+        latest = None
+        for path in listed_checkpoints(self.manager.directory):
+            problem = checkpoint_problem(path)
+            if problem is None:
+                latest = path
+                break
+            self.skipped.append((path, problem))
+        if self.skipped and not latest:
+            listed = ", ".join(f"{p} ({why})" for p, why in self.skipped)
+            raise ModelLoadError(
+                f"no checkpoint of {self.manager.directory} can be read: {listed}; move them aside to start afresh"
+            )
         if latest:
             checkpoint = self.checkpoint
             if self.loss_scale is not None and not _has_loss_scale(latest):

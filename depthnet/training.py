@@ -24,7 +24,8 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-from depthnet import data, distribute
+from depthnet import data, data_checks, distribute
+from depthnet.checkpoint_guard import GoodCheckpoints, weights_problem
 from depthnet.checkpoints import write_run_config
 from depthnet.config import ModelConfig, TrainConfig
 from depthnet.errors import NonFiniteLossError
@@ -32,6 +33,7 @@ from depthnet.evaluation import Protocol, evaluate_split, ground_truth_kind, wri
 from depthnet.inference import keras_predict_fn
 from depthnet.metrics import METRIC_KEYS
 from depthnet.precision import precision_warning
+from depthnet.preemption import Preempted, PreemptionWatcher
 from depthnet.trainer import Trainer
 
 __all__ = ["NonFiniteLossError", "Trainer", "TrainConfig", "split_dirs", "train", "validate"]
@@ -127,7 +129,31 @@ def _train_dataset(strategy, run: TrainConfig, train_dir: str, crop: tuple[int, 
     )
 
 
-def _non_finite(trainer: Trainer, out: dict[str, tf.Tensor], step: int, log) -> None:
+def _save(trainer: Trainer, step: int, guard: GoodCheckpoints, log) -> None:
+    """Saves a checkpoint unless its weights are not sane (:mod:`depthnet.checkpoint_guard`)."""
+    problem = weights_problem(trainer.model)
+    if problem:
+        latest = trainer.manager.latest_checkpoint
+        log(f"warning: step {step} not saved ({problem}); the latest checkpoint stays {latest}")
+        return
+    guard.saved(trainer.manager.save(checkpoint_number=step))
+
+
+def _resume_hint(trainer: Trainer, guard: GoodCheckpoints) -> str:
+    """Rolls back to the last good checkpoint; says how to resume from it with lower learning rates."""
+    run = trainer.run
+    moved = guard.roll_back(trainer.manager.directory, run.model_dir) if trainer.is_chief else []
+    good = guard.last_good(trainer.manager.directory)
+    lower = " ".join(f"--{k}={getattr(run, k) / 10:g}" for k in ("dfe_lr", "dmg_lr", "dfe_end_lr", "dmg_end_lr"))
+    aside = f" (newer checkpoints moved to {os.path.join(run.model_dir, 'rejected')})" if moved else ""
+    where = f"the last good checkpoint {good} is kept{aside}" if good else f"no good checkpoint is kept{aside}"
+    return (
+        f"{where}. Resume from it with a lower learning rate: re-run the same command with {lower}, "
+        f"or check the data for bad depth values."
+    )
+
+
+def _non_finite(trainer: Trainer, out: dict[str, tf.Tensor], step: int, log, guard: GoodCheckpoints) -> None:
     """An fp16 overflow is logged (the step was skipped); any other non-finite step stops the run."""
     if bool(out["overflow"]):  # fp16: the loss scaler skipped this step and halved its scale
         log(
@@ -142,9 +168,7 @@ def _non_finite(trainer: Trainer, out: dict[str, tf.Tensor], step: int, log) -> 
     )
     raise NonFiniteLossError(
         f"loss became {float(out['loss'])} (gradient norm {float(out['grad_norm'])}) at step {step + 1}; "
-        f"the weights were not updated and the last good checkpoint "
-        f"{trainer.manager.latest_checkpoint or '(none yet)'} is kept. Lower the learning rates "
-        f"or check the data for bad depth values.{hint}"
+        f"the weights were not updated and {_resume_hint(trainer, guard)}{hint}"
     )
 
 
@@ -184,21 +208,23 @@ def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, p
     return metrics
 
 
-def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protocol, writers, log):
+def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protocol, writers, log, restored, preemption):
     """The training loop from `start`; returns (last step, last validation metrics)."""
     run, chief = trainer.run, trainer.is_chief
     train_writer, val_writer = writers
     metrics: dict[str, float] = {}
     step, last_saved = start, start
     window_start, window_steps = time.perf_counter(), 0
+    guard = GoodCheckpoints(restored)
     iterator = iter(dataset)
     try:
         while step < run.total_steps:
             batch = next(iterator)
             out = trainer.train_step(batch["image"], batch["depth"], batch["mask"])
             if not bool(out["finite"]):
-                _non_finite(trainer, out, step, log)
+                _non_finite(trainer, out, step, log, guard)
                 continue
+            guard.observe(float(out["loss"]))
             step += 1
             window_steps += 1
             if step % run.log_every == 0 or step == run.total_steps:
@@ -208,20 +234,27 @@ def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protoco
             if run.image_every and step % run.image_every == 0 and chief:
                 _image_summary(trainer, batch, step, train_writer)
             if step % run.checkpoint_every == 0:
-                trainer.manager.save(checkpoint_number=step)
+                _save(trainer, step, guard, log)
                 last_saved = step
             if step % run.resolved_eval_every == 0 or step == run.total_steps:
                 metrics = _validate_and_keep_best(trainer, val_dir, val_writer, step, protocol, log)
                 window_start, window_steps = time.perf_counter(), 0
+            if preemption.requested:  # SIGTERM: save, stop cleanly (depthnet.preemption)
+                if step > last_saved:
+                    _save(trainer, step, guard, log)
+                raise Preempted(
+                    f"stopped by {preemption.signal_name} at step {step}; saved "
+                    f"{trainer.manager.latest_checkpoint}. Re-run the same command to resume."
+                )
     except KeyboardInterrupt:
         if step > last_saved:
-            trainer.manager.save(checkpoint_number=step)
+            _save(trainer, step, guard, log)
         log(
             f"interrupted at step {step}; saved {trainer.manager.latest_checkpoint}. Re-run the same command to resume."
         )
         raise
     if step > last_saved:
-        trainer.manager.save(checkpoint_number=step)
+        _save(trainer, step, guard, log)
     return step, metrics
 
 
@@ -233,25 +266,29 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     """
     strategy = distribute.make_strategy(run.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
     chief = distribute.is_chief(strategy)
+    train_dir, val_dir = split_dirs(run)
+    data_checks.check_splits([train_dir, val_dir], run.verify)  # before anything is written
     if chief:
         write_run_config(run, model_config)
-    train_dir, val_dir = split_dirs(run)
     trainer = Trainer(model_config, run, strategy=strategy)
     restored = trainer.restore()
+    for path, problem in trainer.skipped:
+        log(f"warning: checkpoint {path} cannot be read ({problem}); skipped, resuming from the newest intact one")
     start = int(trainer.step.numpy())
     warning = precision_warning(run.precision)
     if warning:
         log("warning: " + warning)
     log(_start_message(model_config, run, strategy.num_replicas_in_sync, restored, start))
     crop = tuple(model_config.input_size)
-    dataset = _train_dataset(strategy, run, train_dir, crop, start, log)
+    dataset = data_checks.NamedReadErrors(_train_dataset(strategy, run, train_dir, crop, start, log), train_dir)
     protocol = Protocol(input_size=data.resize_for_crop(crop), ground_truth=ground_truth_kind(val_dir))
     writers = tuple(distribute.summary_writer(os.path.join(run.model_dir, name), strategy) for name in ("train", "val"))
     with writers[0].as_default(step=start):
         config_json = json.dumps({"model": model_config.to_dict(), "train": dataclasses.asdict(run)}, indent=2)
         tf.summary.text("config", "```\n" + config_json + "\n```")
     try:
-        step, metrics = _loop(trainer, dataset, start, val_dir, protocol, writers, log)
+        with PreemptionWatcher() as preemption:
+            step, metrics = _loop(trainer, dataset, start, val_dir, protocol, writers, log, restored, preemption)
     finally:
         for writer in writers:
             writer.flush()

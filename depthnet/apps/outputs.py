@@ -1,6 +1,8 @@
 """The files `depthnet-predict` writes for each image, named so that nothing is written twice.
 
-For every input image `<stem>` (two inputs with the same stem get `_2`, `_3`, ... appended):
+For every input image `<stem>` (two inputs with the same stem get `_2`, `_3`, ... appended; the rule,
+which also keeps outputs off input files and refuses existing files without `overwrite`, is
+:mod:`depthnet.apps.naming`):
 
 - `<stem>_depth.npy`: float32 depth in metres at the input's height x width;
 - `<stem>_depth.png`: the same depth as a 16-bit PNG in millimetres (0 = invalid);
@@ -27,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet.apps import bokeh as bokeh_lib
-from depthnet.apps import imageio, pointcloud, visualize
+from depthnet.apps import imageio, naming, pointcloud, visualize
 from depthnet.camera import NYU_INTRINSICS, Intrinsics
 from depthnet.errors import InputError
 
@@ -91,13 +93,6 @@ def _intrinsics_for(args, height: int, width: int):
     return Intrinsics(args["fx"], args["fy"], args["cx"], args["cy"], height=size[0], width=size[1])
 
 
-def _unique_stem(path: str, used: dict[str, int]) -> str:
-    stem = os.path.splitext(os.path.basename(path))[0]
-    count = used.get(stem, 0) + 1
-    used[stem] = count
-    return stem if count == 1 else f"{stem}_{count}"
-
-
 def _collect_images(inputs: Sequence[str], recursive: bool, errors: list, log) -> list[str]:
     """The image files of `inputs` (files, folders, globs), each once; unusable inputs go to `errors`."""
     paths: list[str] = []
@@ -116,13 +111,12 @@ def _collect_images(inputs: Sequence[str], recursive: bool, errors: list, log) -
 
 
 def _predict_image(
-    path: str, predictor, output_dir: str, used: dict[str, int], args: dict, flip_tta: bool, options: tuple
+    path: str, predictor, output_dir: str, stem: str, args: dict, flip_tta: bool, options: tuple
 ) -> dict[str, Any]:
     """Predicts one image and writes its outputs; returns its entry of predictions.json."""
     rgb = imageio.load_rgb(path)
     predictor.check_size(rgb.shape[0], rgb.shape[1])
     depth = predictor.predict(rgb, flip_tta=flip_tta)
-    stem = _unique_stem(path, used)
     record = write_outputs(output_dir, stem, rgb, depth, _intrinsics_for(args, *rgb.shape[:2]), *options)
     return {
         "input": path,
@@ -148,18 +142,23 @@ def run_predict(
     intrinsics: Optional[dict] = None,
     progress: bool = True,
     log=None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Predicts every image of `inputs` with `predictor` (a :class:`depthnet.inference.Predictor`) and writes
     its outputs; returns the summary written to predictions.json.
 
     `intrinsics`: {'fx','fy','cx','cy', 'intrinsics_size': (H, W) or None} or None for NYU's.
+    Output files that exist already are refused (InputError, nothing written) unless `overwrite`.
     """
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     errors: list[dict[str, str]] = []
     paths = _collect_images(inputs, recursive, errors, log)
+    stems = naming.assign_stems(paths, lambda stem: output_paths(output_dir, stem, point_cloud, bokeh).values())
+    summary_path = os.path.join(output_dir, "predictions.json")
+    planned = [p for stem in stems for p in output_paths(output_dir, stem, point_cloud, bokeh).values()]
+    naming.refuse_existing([*planned, summary_path], overwrite)
     os.makedirs(output_dir, exist_ok=True)
     args = {"fx": None, "intrinsics_size": None, **(intrinsics or {})}
-    used: dict[str, int] = {}
     options = (point_cloud, bokeh, focus_depth, focus_pixel, aperture)
     results = []
     iterator = paths
@@ -167,9 +166,9 @@ def run_predict(
         from tqdm import tqdm
 
         iterator = tqdm(paths, desc="predicting", unit="img")
-    for path in iterator:
+    for path, stem in zip(iterator, stems):
         try:
-            results.append(_predict_image(path, predictor, output_dir, used, args, flip_tta, options))
+            results.append(_predict_image(path, predictor, output_dir, stem, args, flip_tta, options))
         except (InputError, ValueError, OSError, tf.errors.InvalidArgumentError) as e:
             message = getattr(e, "message", None) or str(e)
             errors.append({"input": path, "error": message})
@@ -182,6 +181,6 @@ def run_predict(
         "num_ok": len(results),
         "num_errors": len(errors),
     }
-    with imageio.atomic_write(os.path.join(output_dir, "predictions.json"), "w") as f:
+    with imageio.atomic_write(summary_path, "w") as f:
         json.dump(summary, f, indent=2, default=str)
     return summary

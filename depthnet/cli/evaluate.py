@@ -44,17 +44,23 @@ def define_flags() -> None:
     flags.DEFINE_integer("max_frames", 0, "Evaluate at most N frames (0 = all).")
     flags.DEFINE_integer("panels", 3, "Write this many RGB | truth | prediction panels (panel_<i>.png).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+    flags.DEFINE_enum("verify", "on", ["on", "off"], "on: check each shard's sha256 against the manifest first.")
 
 
 def _prepared_split(limit):
     """(frames, total, ground-truth kind, data info, None) of --data_dir."""
-    from depthnet import records
+    from depthnet import data_checks, records
     from depthnet.evaluation import ground_truth_kind, iter_split_frames
 
+    splits = data_checks.splits_under(FLAGS.data_dir)
+    if splits and not os.path.exists(os.path.join(FLAGS.data_dir, records.MANIFEST_NAME)):
+        choices = " or ".join(f"--data_dir={s}" for s in splits)
+        raise common.UsageError(f"--data_dir={FLAGS.data_dir} is a data root, not a split: pass {choices}")
     try:
         manifest = records.read_manifest(FLAGS.data_dir)
     except Exception as e:
         raise common.UsageError(f"cannot read the evaluation data: {e}") from e
+    data_checks.check_splits([FLAGS.data_dir], FLAGS.verify)
     kind = ground_truth_kind(FLAGS.data_dir)
     if FLAGS.depth and kind != "unknown" and FLAGS.depth != kind:
         raise common.UsageError(
@@ -70,7 +76,8 @@ def _prepared_split(limit):
         "split": manifest.get("split"),
         "num_frames": total,
     }
-    return iter_split_frames(FLAGS.data_dir, limit), total, kind, info, None
+    frames = data_checks.NamedReadErrors(iter_split_frames(FLAGS.data_dir, limit), FLAGS.data_dir)
+    return iter(frames), total, kind, info, None
 
 
 def _labeled_mat(limit):

@@ -8,6 +8,8 @@ The files written per image are listed in :mod:`depthnet.apps.outputs`. Grayscal
 on white), palette and 16-bit images are converted to 8-bit RGB (`apps.imageio.load_rgb`). An input
 that cannot be used (a missing path, a file that is not an image, an image too small for the network)
 is reported with the reason and skipped; the other images are still written and the exit status is 1.
+Every input gets its own output names, never an input file's; output files that exist already stop
+the run before anything is written (status 2) unless `--overwrite` (:mod:`depthnet.apps.naming`).
 A model path that cannot be loaded stops the run with status 2.
 """
 
@@ -42,6 +44,7 @@ def define_flags() -> None:
     flags.DEFINE_list("focus_pixel", None, "Bokeh focus at the depth of pixel row,col (default: image centre).")
     flags.DEFINE_float("aperture", None, "Bokeh blur strength in px*m (default 40: radius = aperture*|1/z-1/z_f|).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+    flags.DEFINE_boolean("overwrite", False, "Replace output files that exist already (never an input file).")
 
 
 def _parse_pair(values, name: str) -> Optional[tuple[int, int]]:
@@ -98,6 +101,7 @@ def main(argv) -> int:
         FLAGS.aperture,
         intrinsics,
         progress=FLAGS.progress,
+        overwrite=FLAGS.overwrite,
     )
     print(f"wrote outputs for {summary['num_ok']} image(s) to {FLAGS.output_dir}", flush=True)
     if summary["errors"]:

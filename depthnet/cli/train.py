@@ -37,6 +37,7 @@ _HELP = {
     "batch_size": "Global batch size (split over the replicas of --strategy).",
     "synthetic_height": "--source=synthetic: height of the rendered frames (480 = NYU's).",
     "synthetic_width": "--source=synthetic: width of the rendered frames (640 = NYU's).",
+    "verify": "on: check each shard's sha256 against the manifest before training (reads the data once); off: skip.",
 }
 
 
