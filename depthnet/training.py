@@ -29,6 +29,7 @@ from depthnet.checkpoints import write_run_config
 from depthnet.config import ModelConfig, TrainConfig
 from depthnet.errors import NonFiniteLossError
 from depthnet.evaluation import Protocol, evaluate_split, ground_truth_kind, write_results
+from depthnet.holdout import plan_holdout
 from depthnet.inference import keras_predict_fn
 from depthnet.metrics import METRIC_KEYS
 from depthnet.precision import precision_warning
@@ -63,11 +64,18 @@ def _panel_image(images: np.ndarray, depths: np.ndarray, preds: np.ndarray) -> n
     return depth_panel(rgb, pred, depths[0, ..., 0])
 
 
-def validate(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol) -> dict[str, float]:
-    """Scores the model on the validation split; logs scalars and one picture."""
+def validate(
+    trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol, scene_filter=None
+) -> dict[str, float]:
+    """Scores the model on the validation split (or its held-out scenes); logs scalars and one picture."""
     predict = keras_predict_fn(trainer.model)
     metrics, examples = evaluate_split(
-        predict, val_dir, protocol, max_frames=trainer.run.eval_frames or None, keep_examples=1
+        predict,
+        val_dir,
+        protocol,
+        max_frames=trainer.run.eval_frames or None,
+        keep_examples=1,
+        scene_filter=scene_filter,
     )
     with writer.as_default(step=step):
         for key in METRIC_KEYS:
@@ -103,7 +111,9 @@ def _start_message(
     )
 
 
-def _train_dataset(strategy, run: TrainConfig, train_dir: str, crop: tuple[int, int], start: int, log):
+def _train_dataset(
+    strategy, run: TrainConfig, train_dir: str, crop: tuple[int, int], start: int, log, scene_filter=None
+):
     resize = data.resize_for_crop(crop)  # the paper's 312x416 for its 240x320 crop
     if run.strategy == "default":
         return data.train_dataset(
@@ -113,6 +123,7 @@ def _train_dataset(strategy, run: TrainConfig, train_dir: str, crop: tuple[int, 
             crop_size=crop,
             seed=run.seed + start,
             deterministic=run.deterministic,
+            scene_filter=scene_filter,
         )
     return distribute.distributed_train_dataset(
         strategy,
@@ -124,6 +135,7 @@ def _train_dataset(strategy, run: TrainConfig, train_dir: str, crop: tuple[int, 
         sharding=run.input_sharding,
         log=log,
         resize_to=resize,
+        scene_filter=scene_filter,
     )
 
 
@@ -175,8 +187,8 @@ def _image_summary(trainer: Trainer, batch, step: int, writer) -> None:
         tf.summary.image("rgb_truth_prediction", _panel_image(images.numpy(), depths.numpy(), preds)[None])
 
 
-def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol, log):
-    metrics = validate(trainer, val_dir, writer, step, protocol)
+def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol, log, val_filter):
+    metrics = validate(trainer, val_dir, writer, step, protocol, val_filter)
     log(f"validation @ {step}: " + "  ".join(f"{k} {metrics[k]:.4f}" for k in ("abs_rel", "rmse", "log10", "delta1")))
     if metrics["abs_rel"] < float(trainer.best_abs_rel.numpy()):
         trainer.best_abs_rel.assign(metrics["abs_rel"])
@@ -184,7 +196,7 @@ def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, p
     return metrics
 
 
-def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protocol, writers, log):
+def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protocol, writers, log, val_filter=None):
     """The training loop from `start`; returns (last step, last validation metrics)."""
     run, chief = trainer.run, trainer.is_chief
     train_writer, val_writer = writers
@@ -211,7 +223,7 @@ def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protoco
                 trainer.manager.save(checkpoint_number=step)
                 last_saved = step
             if step % run.resolved_eval_every == 0 or step == run.total_steps:
-                metrics = _validate_and_keep_best(trainer, val_dir, val_writer, step, protocol, log)
+                metrics = _validate_and_keep_best(trainer, val_dir, val_writer, step, protocol, log, val_filter)
                 window_start, window_steps = time.perf_counter(), 0
     except KeyboardInterrupt:
         if step > last_saved:
@@ -233,9 +245,14 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     """
     strategy = distribute.make_strategy(run.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
     chief = distribute.is_chief(strategy)
-    if chief:
-        write_run_config(run, model_config)
     train_dir, val_dir = split_dirs(run)
+    held_out = None
+    if run.holdout_scenes > 0:  # validate on held-out training scenes, never on the test split
+        held_out = plan_holdout(train_dir, run.holdout_scenes, run.holdout_seed)
+        val_dir = train_dir
+    validation = held_out.to_dict() if held_out else {"kind": "prepared split", "split_dir": val_dir}
+    if chief:
+        write_run_config(run, model_config, extra={"validation": validation})
     trainer = Trainer(model_config, run, strategy=strategy)
     restored = trainer.restore()
     start = int(trainer.step.numpy())
@@ -244,14 +261,18 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
         log("warning: " + warning)
     log(_start_message(model_config, run, strategy.num_replicas_in_sync, restored, start))
     crop = tuple(model_config.input_size)
-    dataset = _train_dataset(strategy, run, train_dir, crop, start, log)
+    dataset = _train_dataset(strategy, run, train_dir, crop, start, log, held_out and held_out.train_filter())
+    if held_out:
+        log(f"validation: {len(held_out.scenes)} of {held_out.num_scenes} training scenes held out ({train_dir})")
     protocol = Protocol(input_size=data.resize_for_crop(crop), ground_truth=ground_truth_kind(val_dir))
     writers = tuple(distribute.summary_writer(os.path.join(run.model_dir, name), strategy) for name in ("train", "val"))
     with writers[0].as_default(step=start):
         config_json = json.dumps({"model": model_config.to_dict(), "train": dataclasses.asdict(run)}, indent=2)
         tf.summary.text("config", "```\n" + config_json + "\n```")
     try:
-        step, metrics = _loop(trainer, dataset, start, val_dir, protocol, writers, log)
+        step, metrics = _loop(
+            trainer, dataset, start, val_dir, protocol, writers, log, held_out and held_out.val_filter()
+        )
     finally:
         for writer in writers:
             writer.flush()
@@ -267,6 +288,11 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
             os.path.join(run.model_dir, "eval"),
             metrics,
             protocol,
-            extra={"step": step, "checkpoint": trainer.manager.latest_checkpoint, "split": val_dir},
+            extra={
+                "step": step,
+                "checkpoint": trainer.manager.latest_checkpoint,
+                "split": val_dir,
+                "validation": validation,
+            },
         )
     return summary
