@@ -161,8 +161,8 @@ def _checkpoint(data_info: dict) -> tuple[str, str]:
     evaluated = data_info.get("data_dir") or ""
     if FLAGS.labeled_mat or (evaluated and os.path.abspath(val_dir) == os.path.abspath(evaluated)):
         return "latest", (
-            f"the run chose 'best' on {val_dir}, the split evaluated here (test-set selection): using the latest "
-            f"checkpoint; retrain with --holdout_scenes or pass --checkpoint to override"
+            f"the run chose 'best' on {val_dir}, which is the test data evaluated here (test-set selection): "
+            f"using the latest checkpoint; retrain with --holdout_scenes or pass --checkpoint to override"
         )
     return "best", ""
 
