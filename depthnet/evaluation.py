@@ -100,10 +100,10 @@ class Protocol:
 
     def preset_info(self) -> dict[str, Any]:
         """{'name', 'source', 'expected_ground_truth', 'ground_truth_matches'} for results files."""
-        known = self.name in protocols.PRESETS
+        base = self.name.split(" with ")[0]  # "eigen with crop=None": the eigen preset, overridden
         return {
             "name": self.name or "none",
-            "source": protocols.PRESETS[self.name].source if known else "",
+            "source": protocols.PRESETS[base].source if base in protocols.PRESETS else "",
             "expected_ground_truth": self.expected_ground_truth or "any",
             "ground_truth_matches": not self.expected_ground_truth or self.expected_ground_truth == self.ground_truth,
         }

@@ -124,11 +124,14 @@ def resolve_protocol(frame_size, ground_truth: str, input_size):
     from depthnet.protocols import preset
 
     base = preset(FLAGS.protocol).settings()
+    notes = []
+    if FLAGS.predictions and (base["flip_tta"] or base["input"] != "whole"):
+        base.update(flip_tta=False, input="whole")  # stored predictions: the predicting system did those
+        notes.append(f"flip TTA and input handling of protocol {FLAGS.protocol} are the predicting system's")
     overrides = {k: FLAGS[k].value for k in _OVERRIDES if FLAGS[k].value is not None}
     if "crop" in overrides:
         overrides["crop"] = None if overrides["crop"] == "none" else overrides["crop"]
     changed = {k: v for k, v in overrides.items() if v != base[k]}
-    notes = []
     if "crop" not in overrides and base["crop"] and frame_size and list(frame_size) != [480, 640]:
         changed["crop"] = None  # the presets' crops are boxes of NYU's 480x640 frame
         notes.append(f"ground truth is {frame_size[0]}x{frame_size[1]}, not NYU's 480x640: scored uncropped")
@@ -178,10 +181,10 @@ def _predictor(checkpoint: str, input_mode: str):
         raise common.UsageError(
             "--input=center_crop needs --model_dir (a SavedModel resizes every image to its own working size)"
         )
-    from depthnet.checkpoints import load_run_config
+    from depthnet.checkpoints import read_run_config_json
 
-    model_config, _ = load_run_config(FLAGS.model_dir)
-    return Predictor.from_model_dir(FLAGS.model_dir, checkpoint, FLAGS.precision, working=model_config.input_size)
+    crop = read_run_config_json(FLAGS.model_dir)["model"]["input_size"]  # the training crop: its scale
+    return Predictor.from_model_dir(FLAGS.model_dir, checkpoint, FLAGS.precision, working=crop)
 
 
 def main(argv) -> int:
@@ -202,10 +205,6 @@ def main(argv) -> int:
         if FLAGS.predictions:
             from depthnet.scoring import score_predictions
 
-            if FLAGS.flip_tta is None:
-                FLAGS.flip_tta = False  # stored predictions: the predicting system did its own TTA
-            if FLAGS.input is None:
-                FLAGS.input = "whole"
             protocol, notes = resolve_protocol(data_info.get("frame_size"), kind, data_info.get("frame_size") or (0, 0))
             model_info = {"source": "predictions", "predictions": os.path.abspath(FLAGS.predictions)}
             resize_rule = "predictions as stored, resized bilinearly to the ground truth"
