@@ -3,16 +3,17 @@
     depthnet-eval --model_dir=runs/full --data_dir=data/nyu/test [--checkpoint=best]
     depthnet-eval --saved_model=exports/full --data_dir=data/nyu/test --output_dir=results/full
     depthnet-eval --model_dir=runs/full --labeled_mat=nyu_depth_v2_labeled.mat --splits_mat=splits.mat \
-        --depth=filled --crop=eigen --output_dir=results/full_mat
+        --protocol=bts --output_dir=results/full_bts
 
-The network sees the whole frame resized to the training scale (312x416 for a 480x640 NYU frame:
-the model is fully convolutional and was trained on 240x320 crops of that scale); its prediction is
-bilinearly resized to the full-resolution ground truth and scored there.
+By default (`input='whole'`) the network sees the whole frame resized to the training scale (312x416
+for a 480x640 NYU frame: the model is fully convolutional and was trained on 240x320 crops of that
+scale); its prediction is bilinearly resized to the full-resolution ground truth and scored there.
+`input='black_border'` and `'center_crop'` are the peers' alternatives (:func:`network_input`).
 
 Every number depends on the protocol, so it is explicit and written next to the metrics
-(:class:`Protocol`; flags `--crop=none|eigen`, `--min_depth`, `--max_depth`,
-`--average=per_image|pooled`, `--flip_tta`; the kind of ground truth, filled or raw, comes from the
-prepared split's manifest, or `--depth` for the labeled .mat). `depthnet-eval` writes
+(:class:`Protocol`, usually from a named preset of :mod:`depthnet.protocols`: `--protocol`, then
+`--crop`, `--min_depth`, `--max_depth`, `--average`, `--flip_tta`, `--input`; the kind of ground truth
+comes from the prepared split's manifest, or `--depth` for the labeled .mat). `depthnet-eval` writes
 `<output_dir>/metrics.json` (metrics, protocol, model and data) and `metrics.md`, and prints the
 table; `--output_dir` defaults to `<model_dir>/eval` (the run's last evaluation, which
 `depthnet-export` copies into the SavedModel).
