@@ -30,11 +30,11 @@ CHECKPOINT_DIR = "ckpt"
 BEST_DIR = "best"
 
 
-def write_run_config(run: TrainConfig, model_config: ModelConfig) -> str:
-    """Writes config.json; refuses to resume a model_dir whose model differs from this one."""
+def write_run_config(run: TrainConfig, model_config: ModelConfig, extra: Optional[dict] = None) -> str:
+    """Writes config.json (+ `extra` keys, e.g. the validation set); refuses a model_dir of another model."""
     os.makedirs(run.model_dir, exist_ok=True)
     path = os.path.join(run.model_dir, CONFIG_NAME)
-    payload = {"model": model_config.to_dict(), "train": dataclasses.asdict(run)}
+    payload = {"model": model_config.to_dict(), "train": dataclasses.asdict(run), **(extra or {})}
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             previous = json.load(f)

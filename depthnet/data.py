@@ -257,6 +257,7 @@ def train_dataset(
     cycle_length: int = DEFAULT_CYCLE_LENGTH,
     keep_ids: bool = False,
     private_threads: Optional[int] = None,
+    scene_filter: Optional[Any] = None,
 ) -> tf.data.Dataset:
     """Training batches {'image', 'depth', 'mask'} (module docstring), shuffled and augmented.
 
@@ -271,6 +272,8 @@ def train_dataset(
         (faster) - augmentation stays keyed by the position in the stream.
     keep_ids: also yield 'scene' and 'frame' (strings) - for debugging and tests.
     private_threads: size of a private tf.data threadpool (None = the shared one).
+    scene_filter: serialized example -> bool tensor; keeps only those examples (a scene hold-out,
+        :mod:`depthnet.holdout`), applied before the shuffle.
     """
     if int(batch_size) < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size} (paper: {BATCH_SIZE})")
@@ -296,6 +299,8 @@ def train_dataset(
             num_parallel_calls=num_parallel_calls,
             deterministic=deterministic,
         )
+        if scene_filter is not None:
+            ds = ds.filter(scene_filter)
         if shuffle:
             # Block shuffle with stateless permutations: Dataset.shuffle(seed=<tensor>) breaks when a
             # global seed of 0 is set (keras.utils.set_random_seed(0)), and this needs no global state.
@@ -345,6 +350,7 @@ def eval_dataset(
     crop_size: Size = None,
     num_parallel_calls: int = tf.data.AUTOTUNE,
     private_threads: Optional[int] = None,
+    scene_filter: Optional[Any] = None,
 ) -> tf.data.Dataset:
     """Evaluation batches in manifest order, never augmented (module docstring for the keys).
 
@@ -375,6 +381,8 @@ def eval_dataset(
         }
 
     ds = tf.data.TFRecordDataset(paths)
+    if scene_filter is not None:  # e.g. only the held-out validation scenes (depthnet.holdout)
+        ds = ds.filter(scene_filter)
     ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=True)
     ds = ds.batch(int(batch_size), drop_remainder=False)
     ds = ds.prefetch(tf.data.AUTOTUNE)

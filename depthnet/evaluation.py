@@ -3,16 +3,17 @@
     depthnet-eval --model_dir=runs/full --data_dir=data/nyu/test [--checkpoint=best]
     depthnet-eval --saved_model=exports/full --data_dir=data/nyu/test --output_dir=results/full
     depthnet-eval --model_dir=runs/full --labeled_mat=nyu_depth_v2_labeled.mat --splits_mat=splits.mat \
-        --depth=filled --crop=eigen --output_dir=results/full_mat
+        --protocol=bts --output_dir=results/full_bts
 
-The network sees the whole frame resized to the training scale (312x416 for a 480x640 NYU frame:
-the model is fully convolutional and was trained on 240x320 crops of that scale); its prediction is
-bilinearly resized to the full-resolution ground truth and scored there.
+By default (`input='whole'`) the network sees the whole frame resized to the training scale (312x416
+for a 480x640 NYU frame: the model is fully convolutional and was trained on 240x320 crops of that
+scale); its prediction is bilinearly resized to the full-resolution ground truth and scored there.
+`input='black_border'` and `'center_crop'` are the peers' alternatives (:func:`network_input`).
 
 Every number depends on the protocol, so it is explicit and written next to the metrics
-(:class:`Protocol`; flags `--crop=none|eigen`, `--min_depth`, `--max_depth`,
-`--average=per_image|pooled`, `--flip_tta`; the kind of ground truth, filled or raw, comes from the
-prepared split's manifest, or `--depth` for the labeled .mat). `depthnet-eval` writes
+(:class:`Protocol`, usually from a named preset of :mod:`depthnet.protocols`: `--protocol`, then
+`--crop`, `--min_depth`, `--max_depth`, `--average`, `--flip_tta`, `--input`; the kind of ground truth
+comes from the prepared split's manifest, or `--depth` for the labeled .mat). `depthnet-eval` writes
 `<output_dir>/metrics.json` (metrics, protocol, model and data) and `metrics.md`, and prints the
 table; `--output_dir` defaults to `<model_dir>/eval` (the run's last evaluation, which
 `depthnet-export` copies into the SavedModel).
@@ -35,7 +36,7 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-from depthnet import data, records
+from depthnet import data, protocols, records
 from depthnet.inference import REFERENCE_SIZE, flip_averaged, keras_predict_fn
 from depthnet.metrics import METRIC_KEYS, DepthMetricAccumulator
 
@@ -60,12 +61,16 @@ PredictFn = Callable[[tf.Tensor], tf.Tensor]
 class Protocol:
     """Every choice that changes the numbers, recorded next to them.
 
-    crop: None or 'eigen' (rows 45:471, cols 41:601 of 480x640).
+    crop: None or a named window of :data:`depthnet.metrics.CROP_BOXES_480x640` ('eigen': rows
+        45:471, cols 41:601 of 480x640; 'densedepth': rows 20:460, cols 24:616).
     min_depth, max_depth: ground truth outside (min, max) is ignored; predictions are clipped to it.
     average: 'per_image' (metric per image, then mean) or 'pooled' (all valid pixels as one set).
     flip_tta: average the prediction with the mirrored prediction of the mirrored image.
     input_size: the network input (H, W) the frame is resized to.
-    ground_truth: 'filled' or 'raw' depth, as the prepared split records it.
+    ground_truth: 'filled', 'raw' or 'synthetic' depth, as the prepared split records it.
+    name: the preset it came from (:mod:`depthnet.protocols`), '' for none; 'custom' when overridden.
+    input: 'whole', 'black_border' or 'center_crop' (:data:`depthnet.protocols.INPUT_MODES`).
+    expected_ground_truth: the kind the preset's peer scores against ('' = any).
     """
 
     crop: Optional[str] = None
@@ -75,26 +80,49 @@ class Protocol:
     flip_tta: bool = False
     input_size: Sequence[int] = data.NYU_RESIZE
     ground_truth: str = "unknown"
+    name: str = ""
+    input: str = "whole"
+    expected_ground_truth: str = ""
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> Protocol:
+        """The preset's settings (:func:`depthnet.protocols.preset`) with `overrides` applied."""
+        return cls(**{**protocols.preset(name).settings(), "name": name, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings; `input` only when not the whole frame, the preset fields never (see `preset_info`)."""
         d = dataclasses.asdict(self)
         d["input_size"] = list(self.input_size)
+        for key in ("name", "expected_ground_truth"):
+            d.pop(key)
+        if self.input == "whole":
+            d.pop("input")
         return d
+
+    def preset_info(self) -> dict[str, Any]:
+        """{'name', 'source', 'expected_ground_truth', 'ground_truth_matches'} for results files."""
+        base = self.name.split(" with ")[0]  # "eigen with crop=None": the eigen preset, overridden
+        return {
+            "name": self.name or "none",
+            "source": protocols.PRESETS[base].source if base in protocols.PRESETS else "",
+            "expected_ground_truth": self.expected_ground_truth or "any",
+            "ground_truth_matches": not self.expected_ground_truth or self.expected_ground_truth == self.ground_truth,
+        }
 
     def describe(self) -> str:
         crop = self.crop or "none"
         tta = ", flip TTA" if self.flip_tta else ""
+        how = "" if self.input == "whole" else f" ({self.input.replace('_', ' ')})"
+        preset = f", protocol {self.name}" if self.name else ""
         return (
             f"crop {crop}, depth {self.min_depth:g}-{self.max_depth:g} m, {self.ground_truth} GT, "
-            f"{self.average.replace('_', '-')} mean, input {self.input_size[0]}x{self.input_size[1]}{tta}"
+            f"{self.average.replace('_', '-')} mean, input {self.input_size[0]}x{self.input_size[1]}{how}{tta}{preset}"
         )
 
 
 def ground_truth_kind(split_dir: str) -> str:
-    """'filled', 'raw' or 'unknown': the kind of depth a prepared split holds, from its manifest."""
-    manifest = records.read_manifest(split_dir)
-    kind = manifest.get("ground_truth") or manifest.get("flags", {}).get("depth")
-    return str(kind) if kind else "unknown"
+    """'filled', 'raw', 'synthetic' or 'unknown': the depth a prepared split holds (:mod:`depthnet.protocols`)."""
+    return protocols.ground_truth_of_manifest(records.read_manifest(split_dir))
 
 
 predict_with_protocol = flip_averaged  # the protocol's flip test-time augmentation (depthnet.inference)
@@ -117,16 +145,20 @@ def evaluate_split(
     batch_size: int = 1,
     progress: bool = False,
     keep_examples: int = 0,
+    scene_filter: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
 ) -> tuple[dict[str, float], list[dict[str, np.ndarray]]]:
     """Scores `predict_fn` on a prepared split. Returns (metrics, up to `keep_examples` examples).
 
     Each kept example is {'rgb': uint8 input, 'depth': full GT, 'pred': prediction at GT size}.
+    `scene_filter` keeps only some frames (a held-out validation set, :mod:`depthnet.holdout`).
     """
     accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
-    dataset = data.eval_dataset(split_dir, batch_size=batch_size, resize_to=tuple(protocol.input_size))
-    total = records.read_manifest(split_dir)["num_frames"]
+    dataset = data.eval_dataset(
+        split_dir, batch_size=batch_size, resize_to=tuple(protocol.input_size), scene_filter=scene_filter
+    )
+    total = None if scene_filter else records.read_manifest(split_dir)["num_frames"]
     if max_frames:
-        total = min(total, int(max_frames))
+        total = min(total or int(max_frames), int(max_frames))
         dataset = dataset.unbatch().take(total).batch(batch_size)
     examples: list[dict[str, np.ndarray]] = []
     bar = None
@@ -239,8 +271,11 @@ def evaluate_predictor(
         depth = np.asarray(depth, np.float32)
         if depth.ndim == 3:
             depth = depth[..., 0]
+        rgb, depth, box = network_input(rgb, depth, protocol.input)
         pred = predict_with_protocol(predict_fn, tf.constant(rgb[None]), protocol.flip_tta)
         pred = np.asarray(pred, np.float32)
+        if box is not None:  # center_crop: the prediction covers the crop's region of the ground truth
+            pred = paste_prediction(pred, depth.shape, box)
         accumulator.update(depth[None], pred)
         if len(examples) < keep_examples:
             full = tf.image.resize(pred, depth.shape, method="bilinear").numpy()[0, ..., 0]
@@ -250,6 +285,35 @@ def evaluate_predictor(
     if bar is not None:
         bar.close()
     return accumulator.result(), examples
+
+
+def network_input(rgb: np.ndarray, depth: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(network RGB, scored depth, crop box or None) for an input mode of :data:`depthnet.protocols.INPUT_MODES`.
+
+    'whole': unchanged. 'black_border': RGB outside rows 7:474, cols 7:632 (of 480x640) set to 0, as in
+    BTS's test files. 'center_crop': RGB cut to the training crop's region; depth outside it set invalid.
+    """
+    if mode == "whole":
+        return rgb, depth, None
+    h, w = depth.shape[:2]
+    if mode == "black_border":
+        t, b, l, r = protocols.black_border_box(h, w)  # noqa: E741 - top, bottom, left, right
+        out = np.zeros_like(rgb)
+        out[t:b, l:r] = rgb[t:b, l:r]
+        return out, depth, None
+    if mode == "center_crop":
+        t, b, l, r = protocols.center_crop_box(h, w)  # noqa: E741 - top, bottom, left, right
+        scored = np.zeros_like(depth)
+        scored[t:b, l:r] = depth[t:b, l:r]
+        return np.ascontiguousarray(rgb[t:b, l:r]), scored, (t, b, l, r)
+    raise ValueError(f"unknown input mode {mode!r}; choose one of {', '.join(protocols.INPUT_MODES)}")
+
+
+def paste_prediction(pred: np.ndarray, shape: Sequence[int], box: Sequence[int]) -> np.ndarray:
+    """[1, h, w, 1] prediction of a crop -> [1, H, W, 1], bilinear into `box`, the crop's edge values outside."""
+    t, b, l, r = box  # noqa: E741 - top, bottom, left, right
+    inner = tf.image.resize(pred, (b - t, r - l), method="bilinear").numpy()
+    return np.pad(inner, ((0, 0), (t, shape[0] - b), (l, shape[1] - r), (0, 0)), mode="edge")
 
 
 def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple[float, dict[str, float]]:

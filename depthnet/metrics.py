@@ -69,11 +69,18 @@ METRIC_KEYS: tuple[str, ...] = (
     "delta3",
 )
 COUNT_KEYS: tuple[str, ...] = ("num_images", "num_skipped", "num_pixels")
-CROPS: tuple[str, ...] = ("eigen",)
 AVERAGES: tuple[str, ...] = ("per_image", "pooled")
 
 # Eigen crop on a 480 x 640 map: rows [45, 471), cols [41, 601).
 EIGEN_CROP_480x640 = (45, 471, 41, 601)
+# Named evaluation windows on a 480 x 640 map, (top, bottom, left, right) half-open (sources:
+# depthnet/protocols.py): 'eigen' (BTS / AdaBins --eigen_crop), 'densedepth' (DenseDepth's
+# eigen_test_crop.npy [20, 459, 24, 615], inclusive).
+CROP_BOXES_480x640: dict[str, tuple[int, int, int, int]] = {
+    "eigen": EIGEN_CROP_480x640,
+    "densedepth": (20, 460, 24, 616),
+}
+CROPS: tuple[str, ...] = tuple(CROP_BOXES_480x640)
 _REF_H, _REF_W = 480, 640
 _LN10 = float(np.log(10.0))
 
@@ -101,7 +108,12 @@ def eigen_crop_bounds(height: int, width: int) -> tuple[int, int, int, int]:
     Rows 45:471, cols 41:601 at 480 x 640; other sizes scale those bounds by height/480 and
     width/640, rounding inwards (start = ceil, stop = floor) with exact integer arithmetic.
     """
-    t, b, l, r = EIGEN_CROP_480x640  # noqa: E741 - top, bottom, left, right
+    return crop_bounds("eigen", height, width)
+
+
+def crop_bounds(crop: str, height: int, width: int) -> tuple[int, int, int, int]:
+    """The named crop's ``(top, bottom, left, right)`` for a ``height`` x ``width`` map (scaled as above)."""
+    t, b, l, r = CROP_BOXES_480x640[crop]  # noqa: E741 - top, bottom, left, right
     return (
         -((-t * height) // _REF_H),
         (b * height) // _REF_H,
@@ -169,8 +181,8 @@ def resize_bilinear(images: np.ndarray, height: int, width: int) -> np.ndarray:
 def _valid_mask(gt: np.ndarray, crop: str | None, min_depth: float, max_depth: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         mask = np.isfinite(gt) & (gt > min_depth) & (gt < max_depth)
-    if crop == "eigen":
-        t, b, l, r = eigen_crop_bounds(gt.shape[1], gt.shape[2])  # noqa: E741 - top, bottom, left, right
+    if crop is not None:
+        t, b, l, r = crop_bounds(crop, gt.shape[1], gt.shape[2])  # noqa: E741 - top, bottom, left, right
         window = np.zeros(gt.shape[1:], dtype=bool)
         window[t:b, l:r] = True
         mask &= window
@@ -324,7 +336,8 @@ def compute_depth_metrics(
         A 3-d array with a trailing axis of 1 is one (H, W, 1) image.
       pred: prediction with the same batch size; any H, W (bilinearly resized to gt's size, then
         clipped to [min_depth, max_depth]). Should be finite: NaN predictions give NaN metrics.
-      crop: None or ``'eigen'`` (rows 45:471, cols 41:601 at 480x640, scaled for other sizes).
+      crop: None, ``'eigen'`` (rows 45:471, cols 41:601 at 480x640, scaled for other sizes) or
+        another key of :data:`CROP_BOXES_480x640` (``'densedepth'``: rows 20:460, cols 24:616).
       min_depth, max_depth: valid gt range (strict) and prediction clip range, metres.
       average: ``'per_image'`` (metrics per image, then mean over images with >= 1 valid pixel;
         rmse is the mean of per-image RMSEs) or ``'pooled'`` (all valid pixels as one set).

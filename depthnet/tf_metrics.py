@@ -10,7 +10,7 @@ from depthnet.metrics import (
     _LN10,
     _REF_H,
     _REF_W,
-    EIGEN_CROP_480x640,
+    CROP_BOXES_480x640,
     _check_options,
 )
 
@@ -30,9 +30,9 @@ def _tf_as_batch(x: tf.Tensor, name: str) -> tf.Tensor:
     return x
 
 
-def _tf_eigen_window(height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
-    """Boolean [H, W] Eigen-crop window, same integer rounding as :func:`eigen_crop_bounds`."""
-    t, b, l, r = EIGEN_CROP_480x640  # noqa: E741 - top, bottom, left, right
+def _tf_eigen_window(height: tf.Tensor, width: tf.Tensor, crop: str = "eigen") -> tf.Tensor:
+    """Boolean [H, W] window of a named crop (default Eigen), same integer rounding as :func:`crop_bounds`."""
+    t, b, l, r = CROP_BOXES_480x640[crop]  # noqa: E741 - top, bottom, left, right
     top = -((-t * height) // _REF_H)
     bottom = (b * height) // _REF_H
     left = -((-l * width) // _REF_W)
@@ -80,8 +80,8 @@ def tf_depth_metrics(
     g = g[..., 0]
 
     mask = tf.math.is_finite(g) & (g > lo) & (g < hi)
-    if crop == "eigen":
-        mask &= _tf_eigen_window(height, width)[None]
+    if crop is not None:
+        mask &= _tf_eigen_window(height, width, crop)[None]
     g = tf.where(mask, g, tf.ones_like(g))
     m = tf.cast(mask, tf.float32)
 

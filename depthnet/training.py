@@ -30,6 +30,7 @@ from depthnet.checkpoints import write_run_config
 from depthnet.config import ModelConfig, TrainConfig
 from depthnet.errors import NonFiniteLossError
 from depthnet.evaluation import Protocol, evaluate_split, ground_truth_kind, write_results
+from depthnet.holdout import plan_holdout
 from depthnet.inference import keras_predict_fn
 from depthnet.metrics import METRIC_KEYS
 from depthnet.precision import precision_warning
@@ -65,11 +66,18 @@ def _panel_image(images: np.ndarray, depths: np.ndarray, preds: np.ndarray) -> n
     return depth_panel(rgb, pred, depths[0, ..., 0])
 
 
-def validate(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol) -> dict[str, float]:
-    """Scores the model on the validation split; logs scalars and one picture."""
+def validate(
+    trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol, scene_filter=None
+) -> dict[str, float]:
+    """Scores the model on the validation split (or its held-out scenes); logs scalars and one picture."""
     predict = keras_predict_fn(trainer.model)
     metrics, examples = evaluate_split(
-        predict, val_dir, protocol, max_frames=trainer.run.eval_frames or None, keep_examples=1
+        predict,
+        val_dir,
+        protocol,
+        max_frames=trainer.run.eval_frames or None,
+        keep_examples=1,
+        scene_filter=scene_filter,
     )
     with writer.as_default(step=step):
         for key in METRIC_KEYS:
@@ -105,7 +113,9 @@ def _start_message(
     )
 
 
-def _train_dataset(strategy, run: TrainConfig, train_dir: str, crop: tuple[int, int], start: int, log):
+def _train_dataset(
+    strategy, run: TrainConfig, train_dir: str, crop: tuple[int, int], start: int, log, scene_filter=None
+):
     resize = data.resize_for_crop(crop)  # the paper's 312x416 for its 240x320 crop
     if run.strategy == "default":
         return data.train_dataset(
@@ -115,6 +125,7 @@ def _train_dataset(strategy, run: TrainConfig, train_dir: str, crop: tuple[int, 
             crop_size=crop,
             seed=run.seed + start,
             deterministic=run.deterministic,
+            scene_filter=scene_filter,
         )
     return distribute.distributed_train_dataset(
         strategy,
@@ -126,6 +137,7 @@ def _train_dataset(strategy, run: TrainConfig, train_dir: str, crop: tuple[int, 
         sharding=run.input_sharding,
         log=log,
         resize_to=resize,
+        scene_filter=scene_filter,
     )
 
 
@@ -199,8 +211,8 @@ def _image_summary(trainer: Trainer, batch, step: int, writer) -> None:
         tf.summary.image("rgb_truth_prediction", _panel_image(images.numpy(), depths.numpy(), preds)[None])
 
 
-def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol, log):
-    metrics = validate(trainer, val_dir, writer, step, protocol)
+def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol, log, val_filter):
+    metrics = validate(trainer, val_dir, writer, step, protocol, val_filter)
     log(f"validation @ {step}: " + "  ".join(f"{k} {metrics[k]:.4f}" for k in ("abs_rel", "rmse", "log10", "delta1")))
     if metrics["abs_rel"] < float(trainer.best_abs_rel.numpy()):
         trainer.best_abs_rel.assign(metrics["abs_rel"])
@@ -208,7 +220,18 @@ def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, p
     return metrics
 
 
-def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protocol, writers, log, restored, preemption):
+def _loop(
+    trainer: Trainer,
+    dataset,
+    start: int,
+    val_dir: str,
+    protocol: Protocol,
+    writers,
+    log,
+    restored,
+    preemption,
+    val_filter=None,
+):
     """The training loop from `start`; returns (last step, last validation metrics)."""
     run, chief = trainer.run, trainer.is_chief
     train_writer, val_writer = writers
@@ -237,7 +260,7 @@ def _loop(trainer: Trainer, dataset, start: int, val_dir: str, protocol: Protoco
                 _save(trainer, step, guard, log)
                 last_saved = step
             if step % run.resolved_eval_every == 0 or step == run.total_steps:
-                metrics = _validate_and_keep_best(trainer, val_dir, val_writer, step, protocol, log)
+                metrics = _validate_and_keep_best(trainer, val_dir, val_writer, step, protocol, log, val_filter)
                 window_start, window_steps = time.perf_counter(), 0
             if preemption.requested:  # SIGTERM: save, stop cleanly (depthnet.preemption)
                 if step > last_saved:
@@ -267,9 +290,16 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     strategy = distribute.make_strategy(run.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
     chief = distribute.is_chief(strategy)
     train_dir, val_dir = split_dirs(run)
-    data_checks.check_splits([train_dir, val_dir], run.verify)  # before anything is written
+    data_checks.check_splits([train_dir], run.verify)  # before anything is written
+    held_out = None
+    if run.holdout_scenes > 0:  # validate on held-out training scenes, never on the test split
+        held_out = plan_holdout(train_dir, run.holdout_scenes, run.holdout_seed)
+        val_dir = train_dir
+    if val_dir != train_dir:
+        data_checks.check_splits([val_dir], run.verify)
+    validation = held_out.to_dict() if held_out else {"kind": "prepared split", "split_dir": val_dir}
     if chief:
-        write_run_config(run, model_config)
+        write_run_config(run, model_config, extra={"validation": validation})
     trainer = Trainer(model_config, run, strategy=strategy)
     restored = trainer.restore()
     for path, problem in trainer.skipped:
@@ -280,7 +310,11 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
         log("warning: " + warning)
     log(_start_message(model_config, run, strategy.num_replicas_in_sync, restored, start))
     crop = tuple(model_config.input_size)
-    dataset = data_checks.NamedReadErrors(_train_dataset(strategy, run, train_dir, crop, start, log), train_dir)
+    dataset = data_checks.NamedReadErrors(
+        _train_dataset(strategy, run, train_dir, crop, start, log, held_out and held_out.train_filter()), train_dir
+    )
+    if held_out:
+        log(f"validation: {len(held_out.scenes)} of {held_out.num_scenes} training scenes held out ({train_dir})")
     protocol = Protocol(input_size=data.resize_for_crop(crop), ground_truth=ground_truth_kind(val_dir))
     writers = tuple(distribute.summary_writer(os.path.join(run.model_dir, name), strategy) for name in ("train", "val"))
     with writers[0].as_default(step=start):
@@ -288,7 +322,18 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
         tf.summary.text("config", "```\n" + config_json + "\n```")
     try:
         with PreemptionWatcher() as preemption:
-            step, metrics = _loop(trainer, dataset, start, val_dir, protocol, writers, log, restored, preemption)
+            step, metrics = _loop(
+                trainer,
+                dataset,
+                start,
+                val_dir,
+                protocol,
+                writers,
+                log,
+                restored,
+                preemption,
+                held_out and held_out.val_filter(),
+            )
     finally:
         for writer in writers:
             writer.flush()
@@ -304,6 +349,11 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
             os.path.join(run.model_dir, "eval"),
             metrics,
             protocol,
-            extra={"step": step, "checkpoint": trainer.manager.latest_checkpoint, "split": val_dir},
+            extra={
+                "step": step,
+                "checkpoint": trainer.manager.latest_checkpoint,
+                "split": val_dir,
+                "validation": validation,
+            },
         )
     return summary

@@ -10,7 +10,9 @@ For every row the paper's numbers (experiments/paper_table1.json) are printed ab
 is not given or has no metrics shows "—". Our rows are marked [P1], [P2], ... with the evaluation
 protocol that produced them (crop, depth range, filled/raw ground truth, averaging, input size, TTA)
 listed under the table: numbers under different protocols are not comparable. The paper does not
-state its protocol beyond "similar to previous works" (Eigen et al.).
+state its protocol beyond "similar to previous works [9, 25, 31, 44]"; ours are compared under the
+closest preset, `eigen` (depthnet.protocols.TABLE1_PROTOCOL: Eigen crop, raw depth, every test pixel
+pooled, no flip; `depthnet-eval`'s default), and a row evaluated under another protocol is flagged.
 
 Needs only the standard library (no TensorFlow), so it runs anywhere the metrics files are.
 """
@@ -24,6 +26,9 @@ import sys
 from typing import Any, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # depthnet.protocols (standard library only) from a checkout
+from depthnet.protocols import TABLE1_PROTOCOL, preset
+
 PAPER_JSON = os.path.join(HERE, "paper_table1.json")
 ROWS = ("baseline", "dfe", "dfe_afb", "full")
 # Table 1 column -> key in our metrics.json
@@ -61,7 +66,10 @@ def load_ours(path: str) -> dict[str, Any]:
     if missing:
         raise ValueError(f"{metrics_path} lacks {missing}")
     protocol_text = payload.get("protocol_text") or json.dumps(payload.get("protocol", "unknown"), sort_keys=True)
+    preset_name = (payload.get("preset") or {}).get("name", "none")
     return {
+        "preset": preset_name,
+        "table1_protocol": preset_name == TABLE1_PROTOCOL and (payload.get("preset") or {}).get("ground_truth_matches"),
         "metrics_path": os.path.abspath(metrics_path),
         "values": {c: float(metrics[k]) for c, k in COLUMNS},
         "protocol": payload.get("protocol"),
@@ -122,12 +130,23 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
         lines.append(f"| {label} | {backbone} | {r['source']} | " + " | ".join(cells) + f" | {proto} |")
     md = "\n".join(lines) + "\n"
     md += "\nrel, rms, log10: lower is better; δ: higher is better. Paper: Table 1, 'ours' block.\n"
+    md += (
+        f"\nOurs are compared under protocol '{TABLE1_PROTOCOL}', the closest to the paper's "
+        f"({preset(TABLE1_PROTOCOL).source}).\n"
+    )
+    off = [r["row"] for r in rows if r["source"] == "ours" and r.get("values") and not r.get("table1_protocol")]
+    if off:
+        md += (
+            f"\nNot under protocol '{TABLE1_PROTOCOL}' (or not on its ground truth), so not comparable: "
+            f"{', '.join(off)}.\n"
+        )
     if protocols:
         md += "\nProtocols of our rows:\n\n" + "".join(f"- [{label}] {text}\n" for text, label in protocols.items())
     table = {
         "rows": rows,
         "protocols": {label: text for text, label in protocols.items()},
         "paper_source": paper.get("source"),
+        "compared_under": TABLE1_PROTOCOL,
     }
     return md, table
 

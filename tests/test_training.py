@@ -44,7 +44,8 @@ def _run(model_dir, data_root, **kw):
 
 
 def _tiny_frozen():
-    # Small topology, with the paper's freezing: stem + stages 1-2 and every BatchNorm fixed.
+    # Small topology, stem + conv2 + conv3 (the "res_blocks" reading of the paper's first two stages; the
+    # default, stem + conv2, is tested in modeling/test_model.py) and every BatchNorm fixed.
     return preset("tiny", frozen_stages=2, freeze_batchnorm=True)
 
 

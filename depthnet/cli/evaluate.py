@@ -1,13 +1,21 @@
 """`depthnet-eval`: score a training run or a SavedModel under an explicit protocol (:mod:`depthnet.evaluation`).
 
-    depthnet-eval --model_dir=runs/full --data_dir=data/nyu/test [--checkpoint=best]
+    depthnet-eval --model_dir=runs/full --data_dir=data/nyu/test [--protocol=eigen] [--checkpoint=best]
     depthnet-eval --saved_model=exports/full --data_dir=data/nyu/test --output_dir=results/full
     depthnet-eval --model_dir=runs/full --labeled_mat=nyu_depth_v2_labeled.mat --splits_mat=splits.mat \
-        --depth=filled --crop=eigen --output_dir=results/full_mat
+        --protocol=bts --output_dir=results/full_bts
+    depthnet-eval --predictions=result_bts_nyu/raw --data_dir=data/nyu/test --protocol=bts --output_dir=results/bts
 
-Writes `<output_dir>/metrics.json` (metrics, protocol, model and data), `metrics.md` and panels, and
-prints the table; `--output_dir` defaults to `<model_dir>/eval` (the run's last evaluation, which
-`depthnet-export` copies into the SavedModel).
+`--protocol` (default eigen, the one Table 1 is compared under) sets crop, depth range, averaging, flip
+TTA and input handling at once (:mod:`depthnet.protocols`); `--crop`, `--min_depth`, `--max_depth`,
+`--average`, `--flip_tta`, `--input` override single settings. A preset's crop applies to 480x640 ground
+truth only (other sizes are scored uncropped unless `--crop` says otherwise). `--checkpoint` defaults to
+the checkpoint chosen on the run's validation set, or to the latest one when that set is the split being
+evaluated (never select on test).
+
+Writes `<output_dir>/metrics.json` (metrics, protocol, preset, model and data), `metrics.md` and
+panels, and prints the table with the preset and every setting; `--output_dir` defaults to
+`<model_dir>/eval` (the run's last evaluation, which `depthnet-export` copies into the SavedModel).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from absl import flags
 from depthnet.cli import common
 
 FLAGS = flags.FLAGS
-CROP_CHOICES = ("none", "eigen")
+CROP_CHOICES = ("none", "eigen", "densedepth")
 
 
 def define_flags() -> None:
@@ -36,11 +44,22 @@ def define_flags() -> None:
         "only a check against the split's manifest.",
     )
     flags.DEFINE_string("output_dir", None, "Where metrics.json / metrics.md go (default <model_dir>/eval).")
-    flags.DEFINE_enum("crop", "none", list(CROP_CHOICES), "Evaluation crop: none or eigen (rows 45:471, cols 41:601).")
-    flags.DEFINE_float("min_depth", 1e-3, "Ground truth must be > this (metres); predictions clipped to it.")
-    flags.DEFINE_float("max_depth", 10.0, "Ground truth must be < this (metres); predictions clipped to it.")
-    flags.DEFINE_enum("average", "per_image", ["per_image", "pooled"], "Average metrics per image or pool pixels.")
-    flags.DEFINE_boolean("flip_tta", False, "Average with the mirrored prediction of the mirrored image.")
+    from depthnet.protocols import DEFAULT_PROTOCOL, INPUT_MODES, PRESETS
+
+    flags.DEFINE_enum(
+        "protocol", DEFAULT_PROTOCOL, list(PRESETS), "Evaluation protocol preset (the flags below override it)."
+    )
+    flags.DEFINE_enum(
+        "crop", None, list(CROP_CHOICES), "Crop: none, eigen (45:471, 41:601), densedepth (20:460, 24:616)."
+    )
+    flags.DEFINE_float("min_depth", None, "Ground truth must be > this (metres); predictions clipped to it.")
+    flags.DEFINE_float("max_depth", None, "Ground truth must be < this (metres); predictions clipped to it.")
+    flags.DEFINE_enum("average", None, ["per_image", "pooled"], "Average metrics per image or pool pixels.")
+    flags.DEFINE_boolean("flip_tta", None, "Average with the mirrored prediction of the mirrored image.")
+    flags.DEFINE_enum("input", None, list(INPUT_MODES), "How the frame reaches the network (WORKSPACE.md).")
+    flags.DEFINE_string("predictions", None, "Score this folder of 16-bit PNG (mm) or .npy predictions instead.")
+    flags.DEFINE_enum("predictions_order", "name", ["name", "sorted"], "Pair predictions by name or sorted order.")
+    flags.DEFINE_float("png_scale", 1000.0, "--predictions: PNG values per metre (1000 = millimetres).")
     flags.DEFINE_integer("max_frames", 0, "Evaluate at most N frames (0 = all).")
     flags.DEFINE_integer("panels", 3, "Write this many RGB | truth | prediction panels (panel_<i>.png).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
@@ -75,6 +94,7 @@ def _prepared_split(limit):
         "source": manifest.get("source"),
         "split": manifest.get("split"),
         "num_frames": total,
+        "frame_size": manifest.get("frame_size"),
     }
     frames = data_checks.NamedReadErrors(iter_split_frames(FLAGS.data_dir, limit), FLAGS.data_dir)
     return iter(frames), total, kind, info, None
@@ -83,8 +103,9 @@ def _prepared_split(limit):
 def _labeled_mat(limit):
     """(frames, total, ground-truth kind, data info, reader) of --labeled_mat's official test split."""
     from data_prep.readers import LabeledMatReader
+    from depthnet.protocols import preset
 
-    kind = FLAGS.depth or "filled"
+    kind = FLAGS.depth or preset(FLAGS.protocol).ground_truth
     try:
         reader = LabeledMatReader(FLAGS.labeled_mat, "test", splits_mat=FLAGS.splits_mat, depth=kind)
         items = reader.items()[:limit] if limit else reader.items()
@@ -95,57 +116,140 @@ def _labeled_mat(limit):
         "splits_mat": os.path.abspath(reader.splits_mat),
         "split": "test",
         "num_frames": len(items),
+        "frame_size": [480, 640],
     }
-    return reader.frames(items), len(items), kind, info, reader
+    frames = ((f.rgb, f.depth, f.scene, f.frame) for f in reader.frames(items))
+    return frames, len(items), kind, info, reader
+
+
+_OVERRIDES = ("crop", "min_depth", "max_depth", "average", "flip_tta", "input")
+
+
+def resolve_protocol(frame_size, ground_truth: str, input_size):
+    """The Protocol of --protocol with the given single-setting flags applied; (protocol, notes)."""
+    from depthnet.evaluation import Protocol
+    from depthnet.protocols import preset
+
+    base = preset(FLAGS.protocol).settings()
+    notes = []
+    if FLAGS.predictions and (base["flip_tta"] or base["input"] != "whole"):
+        base.update(flip_tta=False, input="whole")  # stored predictions: the predicting system did those
+        notes.append(f"flip TTA and input handling of protocol {FLAGS.protocol} are the predicting system's")
+    overrides = {k: FLAGS[k].value for k in _OVERRIDES if FLAGS[k].value is not None}
+    if "crop" in overrides:
+        overrides["crop"] = None if overrides["crop"] == "none" else overrides["crop"]
+    changed = {k: v for k, v in overrides.items() if v != base[k]}
+    if "crop" not in overrides and base["crop"] and frame_size and list(frame_size) != [480, 640]:
+        changed["crop"] = None  # the presets' crops are boxes of NYU's 480x640 frame
+        notes.append(f"ground truth is {frame_size[0]}x{frame_size[1]}, not NYU's 480x640: scored uncropped")
+    name = FLAGS.protocol + ("" if not changed else " with " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+    protocol = Protocol(**{**base, **changed}, name=name, ground_truth=ground_truth, input_size=input_size)
+    expected = protocol.expected_ground_truth
+    if expected and ground_truth != expected:
+        notes.append(
+            f"protocol {FLAGS.protocol} scores against {expected} depth but this data holds {ground_truth} "
+            f"depth: the numbers are not comparable with that peer's"
+        )
+    return protocol, notes
+
+
+def _checkpoint(data_info: dict) -> tuple[str, str]:
+    """(--checkpoint to use, note): 'best' unless the run chose it on the very split being evaluated."""
+    if FLAGS["checkpoint"].present or not FLAGS.model_dir:
+        return FLAGS.checkpoint, ""
+    from depthnet.checkpoints import read_run_config_json
+
+    try:
+        payload = read_run_config_json(FLAGS.model_dir)
+    except (OSError, ValueError):
+        return FLAGS.checkpoint, ""
+    validation = payload.get("validation") or {}
+    if validation.get("kind") == "held-out training scenes":
+        return "best", ""
+    train = payload.get("train", {})
+    val_dir = validation.get("split_dir") or os.path.join(train.get("data_dir") or "", train.get("val_split", ""))
+    evaluated = data_info.get("data_dir") or ""
+    if FLAGS.labeled_mat or (evaluated and os.path.abspath(val_dir) == os.path.abspath(evaluated)):
+        return "latest", (
+            f"the run chose 'best' on {val_dir}, which is the test data evaluated here (test-set selection): "
+            f"using the latest checkpoint; retrain with --holdout_scenes or pass --checkpoint to override"
+        )
+    return "best", ""
+
+
+def _predictor(checkpoint: str, input_mode: str):
+    """The model the flags name; with --input=center_crop at the run's training crop scale."""
+    from depthnet.inference import Predictor
+
+    if input_mode != "center_crop":
+        FLAGS.checkpoint = checkpoint
+        return common.predictor_from_flags()
+    if not FLAGS.model_dir:
+        raise common.UsageError(
+            "--input=center_crop needs --model_dir (a SavedModel resizes every image to its own working size)"
+        )
+    from depthnet.checkpoints import read_run_config_json
+
+    crop = read_run_config_json(FLAGS.model_dir)["model"]["input_size"]  # the training crop: its scale
+    return Predictor.from_model_dir(FLAGS.model_dir, checkpoint, FLAGS.precision, working=crop)
 
 
 def main(argv) -> int:
-    from depthnet.evaluation import (
-        Protocol,
-        evaluate_predictor,
-        format_table,
-        resize_rule_text,
-        save_panels,
-        write_results,
-    )
+    from depthnet.evaluation import evaluate_predictor, format_table, resize_rule_text, save_panels, write_results
 
     common.no_extra_args(argv)
-    if bool(FLAGS.model_dir) == bool(FLAGS.saved_model):
-        raise common.UsageError("give exactly one of --model_dir or --saved_model")
+    sources = [bool(FLAGS.model_dir), bool(FLAGS.saved_model), bool(FLAGS.predictions)]
+    if sum(sources) != 1:
+        raise common.UsageError("give exactly one of --model_dir, --saved_model or --predictions")
     if bool(FLAGS.data_dir) == bool(FLAGS.labeled_mat):
         raise common.UsageError("give exactly one of --data_dir (a prepared split) or --labeled_mat (+ --splits_mat)")
     output_dir = FLAGS.output_dir or (os.path.join(FLAGS.model_dir, "eval") if FLAGS.model_dir else None)
     if not output_dir:
-        raise common.UsageError("--output_dir is required with --saved_model")
+        raise common.UsageError("--output_dir is required with --saved_model or --predictions")
     limit = FLAGS.max_frames or None
     frames, total, kind, data_info, reader = _prepared_split(limit) if FLAGS.data_dir else _labeled_mat(limit)
-    predictor = common.predictor_from_flags()
-    protocol = Protocol(
-        crop=None if FLAGS.crop == "none" else FLAGS.crop,
-        min_depth=FLAGS.min_depth,
-        max_depth=FLAGS.max_depth,
-        average=FLAGS.average,
-        flip_tta=FLAGS.flip_tta,
-        input_size=predictor.working,
-        ground_truth=kind,
-    )
     try:
-        metrics, examples = evaluate_predictor(
-            predictor, frames, protocol, total=total, progress=FLAGS.progress, keep_examples=FLAGS.panels
-        )
+        if FLAGS.predictions:
+            from depthnet.scoring import score_predictions
+
+            protocol, notes = resolve_protocol(data_info.get("frame_size"), kind, data_info.get("frame_size") or (0, 0))
+            model_info = {"source": "predictions", "predictions": os.path.abspath(FLAGS.predictions)}
+            resize_rule = "predictions as stored, resized bilinearly to the ground truth"
+            metrics, examples = score_predictions(
+                FLAGS.predictions, frames, protocol, FLAGS.predictions_order, FLAGS.png_scale, FLAGS.panels
+            )
+        else:
+            checkpoint, note = _checkpoint(data_info)
+            protocol, notes = resolve_protocol(data_info.get("frame_size"), kind, (0, 0))
+            notes = [note] * bool(note) + notes
+            predictor = _predictor(checkpoint, protocol.input)
+            protocol.input_size = predictor.working
+            model_info, resize_rule = predictor.info, resize_rule_text(predictor.working)
+            metrics, examples = evaluate_predictor(
+                predictor, frames, protocol, total=total, progress=FLAGS.progress, keep_examples=FLAGS.panels
+            )
     finally:
         if reader is not None:
             reader.close()
     extra = {
-        "model": predictor.info,
+        "model": model_info,
         "data": data_info,
-        "resize_rule": resize_rule_text(predictor.working),
+        "preset": protocol.preset_info(),
+        "notes": notes,
+        "resize_rule": resize_rule,
         "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     path = write_results(output_dir, metrics, protocol, extra)
     save_panels(output_dir, examples)
-    print(format_table({"ours": metrics}))
+    print(format_table({"ours" if not FLAGS.predictions else "predictions": metrics}))
     print(f"\nProtocol: {protocol.describe()}")
+    info = protocol.preset_info()
+    print(f"Preset: {info['name']} ({info['source'] or 'no source'})")
+    settings = {**protocol.to_dict(), "input": protocol.input, "expected_ground_truth": info["expected_ground_truth"]}
+    for key, value in settings.items():
+        print(f"  {key}: {value}")
+    for line in notes:
+        print(f"note: {line}")
     print(f"{metrics['num_images']} images scored ({metrics['num_skipped']} without valid pixels); wrote {path}")
     return 0
 

@@ -47,6 +47,12 @@ def define_flags() -> None:
     flags.DEFINE_string("backbone_weights", None, "'imagenet', 'none' or a path (default: the preset's).")
     flags.DEFINE_list("input_size", None, "Training crop H,W (default: the preset's, 240,320).")
     flags.DEFINE_integer("dmg_width", None, "Channels of the Channel Reduce Blocks (default: the preset's).")
+    flags.DEFINE_integer(
+        "frozen_stages",
+        None,
+        "Residual stages frozen after the stem (default: the preset's; 1 = stem + conv2, the paper's "
+        "'first two stages' as Detectron counts them; 2 = stem + conv2 + conv3).",
+    )
     for field in dataclasses.fields(TrainConfig):
         if field.name == "model_dir":
             continue
@@ -70,6 +76,8 @@ def configs_from_flags() -> tuple[ModelConfig, TrainConfig]:
         overrides["input_size"] = tuple(int(s) for s in FLAGS.input_size)
     if FLAGS.dmg_width:
         overrides["dmg_width"] = FLAGS.dmg_width
+    if FLAGS.frozen_stages is not None:
+        overrides["frozen_stages"] = FLAGS.frozen_stages
     model_config = preset(FLAGS.config, **overrides)
     fields = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "model_dir"]
     run = TrainConfig(model_dir=FLAGS.model_dir, **{name: FLAGS[name].value for name in fields})

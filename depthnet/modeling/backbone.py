@@ -101,8 +101,12 @@ def build_backbone(
     return keras.Model(inputs, side_outputs, name=name)
 
 
-def freeze(backbone_model: keras.Model, frozen_stages: int, freeze_batchnorm: bool) -> None:
-    """Fixes the stem and the first `frozen_stages` stages; with `freeze_batchnorm`, every BN layer.
+def freeze(backbone_model: keras.Model, frozen_stages: int = 1, freeze_batchnorm: bool = True) -> None:
+    """Fixes the stem and the first `frozen_stages` residual stages; with `freeze_batchnorm`, every BN layer.
+
+    The default, 1, freezes stem + conv2: the paper's "first two stages" counted as Detectron does
+    (FREEZE_AT=2, the stem is stage 1); 2 is the other reading, stem + conv2 + conv3
+    (:data:`depthnet.config.FROZEN_STAGES_READINGS`).
 
     A Keras BatchNormalization with trainable=False runs in inference mode: it uses and keeps its
     moving statistics and its gamma/beta get no gradient.

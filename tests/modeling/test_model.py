@@ -255,3 +255,22 @@ def test_untrained_network_predicts_a_constant_typical_depth():
     model = build_model(ModelConfig(backbone_weights=None, frozen_stages=0, freeze_batchnorm=False))
     depth = np.asarray(model(RNG.random((1, 64, 96, 3), dtype=np.float32)))
     np.testing.assert_allclose(depth, 2.5, rtol=1e-5)
+
+
+def test_default_freezes_exactly_stem_and_conv2_and_the_other_reading_adds_conv3():
+    """Paper sec. 3.4 "first two stages" as Detectron counts them (FREEZE_AT=2: stem = stage 1)."""
+    from depthnet.config import FROZEN_STAGES_READINGS
+
+    assert ModelConfig().frozen_stages == FROZEN_STAGES_READINGS["detectron"] == 1
+    for reading, frozen_prefixes in (("detectron", ("conv1", "conv2")), ("res_blocks", ("conv1", "conv2", "conv3"))):
+        model = build_model(preset("tiny", frozen_stages=FROZEN_STAGES_READINGS[reading], freeze_batchnorm=False))
+        dfe = model.get_layer(DFE_NAME)
+        frozen = {v.path for v in dfe.weights} - {v.path for v in dfe.trainable_weights}
+        frozen_layers = {p.split("/")[-2] for p in frozen}
+        expected = {layer.name for layer in dfe.layers if layer.weights and layer.name.startswith(frozen_prefixes)}
+        assert frozen_layers == expected, reading
+        assert all(not p.startswith(("conv4", "conv5")) for p in frozen)
+    default = build_model(preset("tiny"))  # the default also fixes every BatchNorm (paper sec. 3.4)
+    trainable = [v.path for v in default.get_layer(DFE_NAME).trainable_weights]
+    assert trainable and not any(p.startswith(("conv1", "conv2")) or "_bn/" in p for p in trainable)
+    assert any(p.startswith("conv3") for p in trainable)
