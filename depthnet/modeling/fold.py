@@ -6,7 +6,9 @@ W' = W * s (per output channel), b' = (b - mean) * s + beta. :func:`fold_batchno
 Keras model computing the same function without those BatchNorms: the elementwise passes over each
 feature map go, and under mixed precision so do the two casts of every BatchNorm (Keras computes BN in
 float32, so bf16 activations are cast up and back around it). TensorFlow's oneDNN remapper then fuses
-each conv with its bias, the residual add and the ReLU into one kernel.
+each conv with its bias, the residual add and the ReLU into one kernel. A folded atrous convolution
+becomes a :class:`DirectDilatedConv2D` (one dilated Conv2D op instead of TensorFlow's CPU
+space-to-batch path), so its bias and ReLU fuse too.
 
 Training keeps the BatchNorms (the paper freezes them; a folded model cannot train them or update
 their statistics). The folded model is for inference only: the SavedModel export and the benchmark.
@@ -22,6 +24,23 @@ import numpy as np
 from keras import layers
 
 FOLDABLE_CONVS = (layers.Conv2D,)  # not Conv2DTranspose / DepthwiseConv2D: other kernel layouts
+
+
+@keras.saving.register_keras_serializable(package="depthnet")
+class DirectDilatedConv2D(layers.Conv2D):
+    """A Conv2D whose atrous convolution is one Conv2D op with `dilations` (inference graphs only).
+
+    Keras calls tf.nn.convolution, which runs a dilated convolution on the CPU as SpaceToBatchND +
+    Conv2D + BatchToSpaceND, so its bias add and ReLU cannot be fused into the convolution. oneDNN (and
+    cuDNN) run the dilation natively: same numbers, one fused kernel. No gradient is needed here.
+    """
+
+    def convolution_op(self, inputs, kernel):
+        import tensorflow as tf
+
+        return tf.nn.conv2d(
+            inputs, kernel, strides=list(self.strides), padding=self.padding.upper(), dilations=list(self.dilation_rate)
+        )
 
 
 def _functional_models(model) -> list:
@@ -87,7 +106,8 @@ def _folded_conv(conv: layers.Conv2D, bn: layers.BatchNormalization) -> layers.C
     config = conv.get_config()
     config.update(use_bias=True, bias_initializer="zeros", bias_regularizer=None)
     config["dtype"] = conv.dtype_policy
-    new = conv.__class__.from_config(config)
+    dilated = max(conv.dilation_rate) > 1 and conv.groups == 1 and max(conv.strides) == 1
+    new = (DirectDilatedConv2D if dilated else conv.__class__).from_config(config)
     new.build((None, None, None, int(conv.kernel.shape[-2]) * conv.groups))
     kernel, bias = folded_weights(conv, bn)
     new.kernel.assign(kernel)

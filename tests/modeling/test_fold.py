@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from depthnet.config import ModelConfig, preset
-from depthnet.modeling.fold import count_batchnorms, fold_batchnorm, foldable_pairs
+from depthnet.modeling.fold import DirectDilatedConv2D, count_batchnorms, fold_batchnorm, foldable_pairs
 from depthnet.modeling.model import DFE_NAME, build_model
 from depthnet.precision import set_precision
 
@@ -100,3 +100,17 @@ def test_full_size_graph_folds_every_batchnorm(variant):
     pre = model.get_layer("imagenet_preprocess")(x)
     for a, b in zip(model.get_layer(DFE_NAME)(pre), folded.get_layer(DFE_NAME)(pre)):
         assert _scale_relative_error(a, b) <= 1e-5
+
+
+def test_folded_atrous_convolutions_are_single_dilated_ops():
+    model = build_model(preset("tiny"))  # stages 2-4 dilated
+    folded = fold_batchnorm(model)
+    conv = folded.get_layer(DFE_NAME).get_layer("conv4_block1_2_conv")
+    assert isinstance(conv, DirectDilatedConv2D) and conv.dilation_rate == (4, 4)
+    x = tf.zeros((1, 64, 96, 3))
+
+    def space_to_batch_in_dfe(m):
+        graph = tf.function(lambda t: m(t, training=False)).get_concrete_function(x).graph
+        return [op.name for op in graph.get_operations() if op.type == "SpaceToBatchND" and "/dfe" in op.name]
+
+    assert space_to_batch_in_dfe(model) and not space_to_batch_in_dfe(folded)
