@@ -8,7 +8,8 @@ feature map go, and under mixed precision so do the two casts of every BatchNorm
 float32, so bf16 activations are cast up and back around it). TensorFlow's oneDNN remapper then fuses
 each conv with its bias, the residual add and the ReLU into one kernel. A folded atrous convolution
 becomes a :class:`DirectDilatedConv2D` (one dilated Conv2D op instead of TensorFlow's CPU
-space-to-batch path), so its bias and ReLU fuse too.
+space-to-batch path), so its bias and ReLU fuse too; so do the 3x3 convolutions of a dilated
+ChannelReduceBlock (a copy of the block with the same weights).
 
 Training keeps the BatchNorms (the paper freezes them; a folded model cannot train them or update
 their statistics). The folded model is for inference only: the SavedModel export and the benchmark.
@@ -22,6 +23,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 from keras import layers
+
+from depthnet.modeling.blocks import ChannelReduceBlock
 
 FOLDABLE_CONVS = (layers.Conv2D,)  # not Conv2DTranspose / DepthwiseConv2D: other kernel layouts
 
@@ -116,6 +119,18 @@ def _folded_conv(conv: layers.Conv2D, bn: layers.BatchNormalization) -> layers.C
     return new
 
 
+def _direct_crb(block: ChannelReduceBlock) -> ChannelReduceBlock:
+    """A copy of a dilated ChannelReduceBlock (same weights) whose 3x3 convolutions are DirectDilatedConv2D."""
+    new = ChannelReduceBlock.from_config(block.get_config())
+    new.conv_a = DirectDilatedConv2D.from_config(block.conv_a.get_config())
+    new.conv_b = DirectDilatedConv2D.from_config(block.conv_b.get_config())
+    new.build((None, None, None, int(block.reduce.kernel.shape[-2])))
+    for name in ("reduce", "conv_a", "conv_b"):
+        getattr(new, name).set_weights(getattr(block, name).get_weights())
+    new.trainable = False
+    return new
+
+
 def fold_batchnorm(model: keras.Model) -> keras.Model:
     """A Keras model equal to `model(x, training=False)` with every foldable conv -> BN pair merged.
 
@@ -127,6 +142,10 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
     pairs = foldable_pairs(model)
     folded_convs = {id(conv): _folded_conv(conv, bn) for conv, bn in pairs}
     folded_bns = {id(bn) for _, bn in pairs}
+    for sub in _functional_models(model):  # the DMG's atrous convolutions: one dilated op each, too
+        for layer in sub.layers:
+            if isinstance(layer, ChannelReduceBlock) and layer.dilation_rate > 1:
+                folded_convs[id(layer)] = _direct_crb(layer)
 
     def clone(layer):
         return folded_convs.get(id(layer), layer)  # every other layer (BN included) is reused as it is
