@@ -32,9 +32,11 @@ that precision); `ratio_to_numpy_fp32_matmul` = achieved / a float32 numpy (BLAS
 reference where TensorFlow's matmul is slow. `machine.isa` lists the CPU's matrix extensions:
 without AMX or AVX512-BF16, bf16 is emulated and gives no speed-up (the benchmark says so).
 
-`--jit_compile` times the model compiled with XLA. `--accuracy_model_dir` + `--accuracy_data_dir`
-score a trained run at every precision on the same frames (`accuracy.precisions.<p>.abs_rel` and
-`abs_rel_change_vs_fp32`).
+Timed is the BN-folded inference graph (`modeling.fold`; `fold=False` keeps the BatchNorms); `ratio_to_conv`
+= achieved / a 3x3 256-channel convolution in that precision (`references`); `profile=True` adds the TF
+profiler's ms per op type (`profiling`). `--jit_compile` times the model compiled with XLA.
+`--accuracy_model_dir` + `--accuracy_data_dir` score a trained run at every precision on the same
+frames (`accuracy.precisions.<p>.abs_rel` and `abs_rel_change_vs_fp32`).
 """
 
 from __future__ import annotations
@@ -52,8 +54,11 @@ from depthnet.config import preset
 from depthnet.evaluation import Protocol, evaluate_predictor, iter_split_frames
 from depthnet.inference import Predictor
 from depthnet.metrics import COUNT_KEYS, METRIC_KEYS
+from depthnet.modeling.fold import fold_batchnorm
 from depthnet.modeling.model import build_model, count_params
 from depthnet.precision import SIXTEEN_BIT_UNITS, cpu_isa, cpu_model, precision_warning, set_precision
+from depthnet.profiling import profile_model, profile_table
+from depthnet.references import CONV_REFERENCE, conv_gflops
 
 PRECISION_DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
 CONV_OP_TYPES = (
@@ -307,6 +312,9 @@ def benchmark(
     tf_profiler: bool = True,
     jit_compile: bool = False,
     log=None,
+    fold: bool = True,
+    profile: bool = False,
+    conv_reference: bool = True,
 ) -> dict[str, Any]:
     """The whole benchmark as a JSON-able dict (module docstring)."""
     log = log or (lambda s: None)
@@ -321,7 +329,9 @@ def benchmark(
         "iterations": iterations,
         "warmup": warmup,
         "jit_compile": jit_compile,
+        "fold_batchnorm": fold,
         "matmul_size": matmul_size,
+        "conv_reference": dict(CONV_REFERENCE, dilated_rate=4) if conv_reference else None,
         "machine": machine_info(),
         "precisions": {},
         "flops_method": (
@@ -354,10 +364,11 @@ def benchmark(
             if "tf_profiler" in flops:
                 entry["gflops_per_frame_tf_profiler"] = flops["tf_profiler"] / 1e9
                 entry["gflops_per_frame_tf_profiler_conv"] = flops["tf_profiler_conv"] / 1e9
+            timed = fold_batchnorm(model) if fold else model  # the inference graph (modeling.fold)
             best = 0.0
             for batch in batch_sizes:
                 log(f"{precision}: batch {batch}, {height}x{width}, {iterations} iterations ...")
-                t = time_model(model, int(batch), height, width, iterations, warmup, jit_compile=jit_compile)
+                t = time_model(timed, int(batch), height, width, iterations, warmup, jit_compile=jit_compile)
                 entry[f"fps_b{batch}"] = t["fps"]
                 entry[f"ms_per_frame_b{batch}"] = t["ms_per_frame"]
                 entry[f"ms_per_batch_median_b{batch}"] = t["ms_per_batch_median"]
@@ -370,8 +381,18 @@ def benchmark(
             if "numpy_fp32_matmul_gflops" not in result:
                 result["numpy_fp32_matmul_gflops"] = numpy_matmul_gflops(matmul_size, matmul_iterations)
             entry["ratio_to_numpy_fp32_matmul"] = best / result["numpy_fp32_matmul_gflops"]
+            if conv_reference:  # references.conv_gflops: a 3x3 256-channel conv, plain and at rate 4
+                log(f"{precision}: 3x3 convolution reference ...")
+                entry["conv_gflops"] = conv_gflops(PRECISION_DTYPES[precision])
+                entry["conv_gflops_dilated"] = conv_gflops(PRECISION_DTYPES[precision], dilation=4)
+                entry["ratio_to_conv"] = best / entry["conv_gflops"]
+            if profile:  # profiling.profile_model: TF profiler time per op type, batch 1
+                log(f"{precision}: profile ...")
+                entry["profile"] = profile_model(timed, 1, height, width, max(1, min(iterations, 2)))
             result["precisions"][precision] = entry
-            del model
+            del model, timed
     finally:
         set_precision("fp32")
+    if profile:
+        result["profile_table"] = profile_table({p: e["profile"] for p, e in result["precisions"].items()})
     return result

@@ -75,6 +75,7 @@ def test_cli_prints_the_json_shape(tmp_path):
             "--width=96",
             "--matmul_size=128",
             "--matmul_iterations=1",
+            "--profile",
             f"--output_json={out}",
         ],
         capture_output=True,
@@ -99,6 +100,9 @@ def test_cli_prints_the_json_shape(tmp_path):
             "achieved_gflops",
             "matmul_gflops",
             "ratio_to_matmul",
+            "conv_gflops",
+            "conv_gflops_dilated",
+            "ratio_to_conv",
         ):
             assert isinstance(entry[key], float) and entry[key] > 0, key
         assert entry["ms_per_frame_b1"] == pytest.approx(1000.0 / entry["fps_b1"])
@@ -106,6 +110,9 @@ def test_cli_prints_the_json_shape(tmp_path):
             max(entry["fps_b1"], entry["fps_b8"]) * entry["gflops_per_frame"]
         )
         assert entry["ratio_to_matmul"] == pytest.approx(entry["achieved_gflops"] / entry["matmul_gflops"])
+        assert entry["ratio_to_conv"] == pytest.approx(entry["achieved_gflops"] / entry["conv_gflops"])
+        assert entry["profile"]["ms_per_frame"]["conv"] > 0
+        assert entry["profile"]["ms_per_frame"]["batchnorm"] == 0  # the timed graph is the BN-folded one
         gflops = gflops or entry["gflops_per_frame"]
         assert entry["gflops_per_frame"] == gflops  # the same network in both precisions
     assert printed["input_size"] == [64, 96] and printed["config"] == "tiny" and "analytic" in printed["flops_method"]

@@ -209,3 +209,19 @@ def test_evaluating_the_saved_model_equals_evaluating_the_checkpoint(exported, k
     b, _ = evaluate_predictor(keras_predictor, iter_split_frames(split), Protocol(crop="eigen"))
     for key in ("abs_rel", "rmse", "delta1", "num_pixels"):
         assert a[key] == pytest.approx(b[key], rel=1e-5), key
+
+
+def test_export_carries_the_batchnorm_folded_graph_and_equals_the_model_with_batchnorms(exported):
+    from depthnet.checkpoints import restore_model
+
+    export_dir, model_dir = exported
+    graph_def = tf.saved_model.load(export_dir).signatures["serving_default"].graph.as_graph_def()
+    nodes = [n.name for f in graph_def.library.function for n in f.node_def] + [n.name for n in graph_def.node]
+    assert any("conv2_block1_1_conv" in n for n in nodes)
+    assert not any("_bn" in n or "batchnorm" in n.lower() for n in nodes)  # modeling.fold ran on export
+    served = Predictor.from_saved_model(export_dir)
+    model, _ = restore_model(model_dir, "latest")  # the trained model, BatchNorms and all
+    unfolded = Predictor.from_keras(model, served.working)
+    images = _images(7, 64, 96, batch=2)
+    expected, got = unfolded(images).numpy(), served(images).numpy()
+    assert np.max(np.abs(expected - got)) <= 1e-5 * np.max(np.abs(expected))

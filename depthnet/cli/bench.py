@@ -31,6 +31,11 @@ def define_flags() -> None:
     flags.DEFINE_integer("matmul_iterations", 3, "Timed reference matmuls.")
     flags.DEFINE_boolean("tf_profiler", True, "Also count FLOPs with tf.compat.v1.profiler (cross-check).")
     flags.DEFINE_boolean("jit_compile", False, "Time the model compiled with XLA (tf.function(jit_compile=True)).")
+    flags.DEFINE_boolean(
+        "fold_batchnorm", True, "Time the inference graph with every BatchNorm folded into its convolution."
+    )
+    flags.DEFINE_boolean("profile", False, "Add the TF profiler's time per op type (conv, BN, casts, ...).")
+    flags.DEFINE_boolean("conv_reference", True, "Time a 3x3 256-channel convolution as a second reference.")
     flags.DEFINE_string(
         "accuracy_model_dir",
         None,
@@ -71,6 +76,9 @@ def main(argv) -> int:
         FLAGS.tf_profiler,
         FLAGS.jit_compile,
         log=lambda s: print(s, file=sys.stderr, flush=True),
+        fold=FLAGS.fold_batchnorm,
+        profile=FLAGS.profile,
+        conv_reference=FLAGS.conv_reference,
     )
     if FLAGS.accuracy_model_dir:
         result["accuracy"] = {

@@ -160,7 +160,11 @@ class BilinearUpsample(layers.Layer):
         import tensorflow as tf
 
         size = tf.shape(inputs)[1:3] * self.factor
-        return tf.cast(tf.image.resize(inputs, size, method="bilinear"), inputs.dtype)
+        # ResizeBilinear computes and returns float32 whatever its input. Casting up first (a no-op in fp32)
+        # keeps its gradient in one dtype: under fp16/bf16 + XLA, ResizeBilinearGrad of a 16-bit input
+        # came out float32 beside 16-bit gradients and the step failed to compile.
+        resized = tf.image.resize(tf.cast(inputs, tf.float32), size, method="bilinear")
+        return tf.cast(resized, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         scale = lambda d: None if d is None else d * self.factor
