@@ -1,6 +1,7 @@
 """`depthnet-predict`: depth, colour maps, panels, point clouds and bokeh for your own images.
 
     depthnet-predict --saved_model=exports/full --input=photos/ --output_dir=out
+    depthnet-predict --model=exports/full/litert_int8/model.tflite --input=clip.mp4 --output_dir=out
     depthnet-predict --model_dir=runs/full --input='shots/*.jpg' --input=one.png --output_dir=out \
         --point_cloud --bokeh --focus_pixel=240,320 --aperture=40
 
@@ -42,6 +43,8 @@ def define_flags() -> None:
     flags.DEFINE_list("focus_pixel", None, "Bokeh focus at the depth of pixel row,col (default: image centre).")
     flags.DEFINE_float("aperture", None, "Bokeh blur strength in px*m (default 40: radius = aperture*|1/z-1/z_f|).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+    flags.DEFINE_string("model", None, "A SavedModel folder, .tflite or .onnx file (instead of --saved_model).")
+    flags.DEFINE_boolean("video_npy", False, "Videos: also write <stem>_depth/<frame>.npy per frame.")
 
 
 def _parse_pair(values, name: str) -> Optional[tuple[int, int]]:
@@ -78,15 +81,33 @@ def _check_flags() -> Optional[dict]:
     return intrinsics
 
 
+def _predictor():
+    """--model (SavedModel, .tflite, .onnx) or the --saved_model / --model_dir flags."""
+    if not FLAGS.model:
+        return common.predictor_from_flags()
+    if FLAGS.saved_model or FLAGS.model_dir:
+        raise common.UsageError("give one of --model, --saved_model or --model_dir")
+    from depthnet.runtimes import load_model
+
+    return load_model(FLAGS.model)
+
+
 def main(argv) -> int:
     from depthnet.apps.outputs import run_predict
+    from depthnet.apps.video import is_video, predict_video
 
     common.no_extra_args(argv, "; pass images with --input")
     intrinsics = _check_flags()
     focus_pixel = _parse_pair(FLAGS.focus_pixel, "focus_pixel")
-    predictor = common.predictor_from_flags()
+    predictor = _predictor()
+    videos = [p for p in FLAGS.input if is_video(p)]
+    for path in videos:
+        predict_video(path, FLAGS.output_dir, predictor.predict, write_npy=FLAGS.video_npy, progress=FLAGS.progress)
+    images = [p for p in FLAGS.input if not is_video(p)]
+    if not images:
+        return 0
     summary = run_predict(
-        FLAGS.input,
+        images,
         FLAGS.output_dir,
         predictor,
         FLAGS.recursive,
