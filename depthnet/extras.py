@@ -14,7 +14,6 @@ from depthnet.errors import DepthNetError
 
 EXTRAS = {
     "ai_edge_litert": "litert",
-    "ai_edge_litert.interpreter": "litert",
     "onnxruntime": "onnx",
     "onnx": "onnx",
     "tf2onnx": "onnx",
@@ -32,7 +31,7 @@ def require(module: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        extra = EXTRAS.get(module, module.split(".")[0])
+        extra = EXTRAS.get(module.split(".")[0], module.split(".")[0])
         raise MissingExtraError(
             f"{purpose} needs the Python package {module.split('.')[0]!r}, which is not installed "
             f"({e}); install it with: pip install 'depthnet[{extra}]'"
