@@ -103,9 +103,10 @@ def runtime_benchmark(
     calibration_frames: int = 8,
     iterations: int = 2,
     checkpoint: str = "best",
+    entries: Optional[Sequence[str]] = None,
     log=None,
 ) -> dict[str, Any]:
-    """The JSON of the module docstring."""
+    """The JSON of the module docstring; `entries` (e.g. ['tf_bf16', 'litert_int8']) replaces runtimes x precisions."""
     log = log or (lambda s: None)
     unknown = sorted(set(runtimes) - set(SUPPORTED))
     if unknown:
@@ -119,7 +120,9 @@ def runtime_benchmark(
     timing, calib, scored = _frames(data_dir, size, frames, calibration_frames)
     if not model_dir:
         _head_scale(model, timing[0])
-    wanted = [(r, p) for r in runtimes for p in precisions]
+    wanted = [tuple(e.split("_", 1)) for e in entries] if entries else [(r, p) for r in runtimes for p in precisions]
+    if any(len(w) != 2 or w[0] not in SUPPORTED for w in wanted):
+        raise ValueError(f"entries are <runtime>_<precision> with a runtime of {', '.join(SUPPORTED)}; got {entries}")
     skipped = [f"{r}_{p}" for r, p in wanted if p not in SUPPORTED[r]]
     result: dict[str, Any] = {
         "input_size": list(size),

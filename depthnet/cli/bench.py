@@ -46,6 +46,7 @@ def define_flags() -> None:
     flags.DEFINE_string("output_json", None, "Also write the JSON here.")
     flags.DEFINE_list("runtime", None, "tf, litert, onnx: time every runtime x --precision (fp32, bf16, fp16, int8).")
     flags.DEFINE_integer("runtime_frames", 4, "--runtime: frames timed and scored (batch 1).")
+    flags.DEFINE_list("runtime_entries", None, "--runtime: only these, e.g. tf_fp32,tf_bf16,litert_int8.")
 
 
 def _runtime_bench() -> dict:
@@ -62,6 +63,7 @@ def _runtime_bench() -> dict:
         FLAGS.width,
         FLAGS.runtime_frames,
         iterations=FLAGS.iterations,
+        entries=FLAGS.runtime_entries,
         log=lambda s: print(s, file=sys.stderr, flush=True),
     )
 
