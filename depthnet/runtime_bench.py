@@ -149,7 +149,7 @@ def runtime_benchmark(
             else:
                 set_precision(precision)
                 try:
-                    low = build_model(config)
+                    low = build_model(dataclasses.replace(config, backbone_weights=None))
                 finally:
                     set_precision("fp32")
                 low.set_weights(model.get_weights())

@@ -9,7 +9,9 @@ The files written per image are listed in :mod:`depthnet.apps.outputs`. Grayscal
 on white), palette and 16-bit images are converted to 8-bit RGB (`apps.imageio.load_rgb`). An input
 that cannot be used (a missing path, a file that is not an image, an image too small for the network)
 is reported with the reason and skipped; the other images are still written and the exit status is 1.
-A model path that cannot be loaded stops the run with status 2.
+A model path that cannot be loaded stops the run with status 2. `--model` takes a SavedModel folder, a
+`.tflite` or an `.onnx` file (:mod:`depthnet.runtimes`); a video `--input` (`.mp4`, `.mkv`, ...) gives a
+depth video (:mod:`depthnet.apps.video`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Optional
 from absl import flags
 
 from depthnet.cli import common
-from depthnet.errors import EXIT_SOME_INPUTS_FAILED
+from depthnet.errors import EXIT_SOME_INPUTS_FAILED, InputError
 
 FLAGS = flags.FLAGS
 INTRINSICS = ("fx", "fy", "cx", "cy")
@@ -100,12 +102,16 @@ def main(argv) -> int:
     intrinsics = _check_flags()
     focus_pixel = _parse_pair(FLAGS.focus_pixel, "focus_pixel")
     predictor = _predictor()
-    videos = [p for p in FLAGS.input if is_video(p)]
-    for path in videos:
-        predict_video(path, FLAGS.output_dir, predictor.predict, write_npy=FLAGS.video_npy, progress=FLAGS.progress)
+    failed = []
+    for path in [p for p in FLAGS.input if is_video(p)]:
+        try:
+            predict_video(path, FLAGS.output_dir, predictor.predict, write_npy=FLAGS.video_npy, progress=FLAGS.progress)
+        except (InputError, ValueError, OSError) as e:
+            failed.append(f"{path}: {e}")
+            print(f"error: {path}: {e}", file=sys.stderr, flush=True)
     images = [p for p in FLAGS.input if not is_video(p)]
     if not images:
-        return 0
+        return EXIT_SOME_INPUTS_FAILED if failed else 0
     summary = run_predict(
         images,
         FLAGS.output_dir,
@@ -126,7 +132,7 @@ def main(argv) -> int:
         for e in summary["errors"]:
             print(f"  {e['input']}: {e['error']}", file=sys.stderr)
         return EXIT_SOME_INPUTS_FAILED
-    return 0
+    return EXIT_SOME_INPUTS_FAILED if failed else 0
 
 
 def run() -> None:

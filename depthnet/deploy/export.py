@@ -101,8 +101,11 @@ def export_formats(
     bad = sorted(set(litert_precisions) - set(litert.PRECISIONS))
     if bad:
         raise InputError(f"unknown LiteRT precision(s) {bad}; choose from {', '.join(litert.PRECISIONS)}")
-    if "onnx" in formats:
+    if "onnx" in formats:  # missing extras fail before any conversion
         require("tf2onnx", "ONNX export")
+        require("onnxruntime", "checking the ONNX export")
+    if "litert" in formats:
+        require("ai_edge_litert.interpreter", "checking the LiteRT export")
     run_config = read_run_config_json(model_dir)
     eval_path = os.path.join(model_dir, "eval", "metrics.json")
     evaluation = None

@@ -3,15 +3,22 @@ NYU frames (fp32 1e-3 relative, fp16 1%, int8 5% abs_rel), model cards, every ou
 
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
-from helpers import run_cli, script, shared_tiny_run
+from helpers import REPO, script, shared_tiny_run
 
 from depthnet.apps.imageio import load_depth_png16, load_rgb
 from depthnet.apps.outputs import run_predict
 from depthnet.inference import Predictor
 from depthnet.runtimes import load_model
+
+
+def run_cli(args, timeout=300):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
+
 
 FORMATS = ("litert_fp32", "litert_fp16", "litert_int8", "onnx_fp32")
 NYU_FRAMES = ("image_0.png", "image_5.png")
@@ -31,7 +38,8 @@ def exported(tmp_path_factory):
             "--format=saved_model,litert,onnx",
             "--input_size=480,640",
             f"--calibration_data={data_root}/test",
-        ]
+        ],
+        timeout=900,  # five conversions; the shared CI machine can be slow
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in FORMATS:
@@ -134,11 +142,14 @@ def test_predict_cli_turns_a_video_into_a_depth_video(exported, tmp_path):
     with iio.get_writer(str(clip), format="FFMPEG", fps=8, codec="libx264", macro_block_size=1) as writer:
         for _ in range(4):
             writer.append_data(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8))
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video")
     model = os.path.join(exported[0], "onnx_fp32", "model.onnx")
     out = tmp_path / "out"
-    args = [f"--model={model}", f"--input={clip}", f"--output_dir={out}", "--video_npy", "--noprogress"]
-    proc = run_cli(script("depthnet-predict") + args)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    args = [f"--model={model}", f"--input={clip}", f"--input={broken}", f"--output_dir={out}", "--video_npy"]
+    proc = run_cli(script("depthnet-predict") + args + ["--noprogress"])
+    assert proc.returncode == 1, proc.stderr[-2000:]  # the broken clip is reported, the good one written
+    assert f"error: {broken}" in proc.stderr
     assert "4 frames" in proc.stderr and "frames/s" in proc.stderr
     frames = list(iio.get_reader(str(out / "clip_depth.mp4"), format="FFMPEG").iter_data())
     assert len(frames) == 4 and frames[0].shape == (96, 256, 3)
