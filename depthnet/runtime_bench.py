@@ -13,7 +13,8 @@ uint8 frames, as:
 - ``litert_fp32`` / ``litert_fp16`` / ``litert_int8``: the converted `.tflite` in ai-edge-litert;
 - ``onnx_fp32``: the tf2onnx `.onnx` in onnxruntime.
 
-Per entry: frames/s and ms/frame (``iterations`` passes over the frames after one warm-up pass),
+Per entry: frames/s and ms/frame (``iterations`` passes over the frames after one warm-up pass; the
+runners take turns call by call, so load from other jobs on a shared machine hits all of them alike),
 file size, and accuracy against ``tf_fp32`` on the same frames: ``rel_diff_vs_tf_fp32`` (mean over
 pixels of |d - d_fp32| / d_fp32), ``max_rel_diff_vs_tf_fp32``; with a data split, also the
 standard metrics against the ground truth (whole frames, 1e-3..10 m, per image) and
@@ -68,15 +69,21 @@ def _tf_runner(model, size, working) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
-def _time(run, frames: Sequence[np.ndarray], iterations: int) -> tuple[dict[str, float], list[np.ndarray]]:
-    outputs = [run(frame) for frame in frames]  # warm-up pass (traces, allocates), kept for accuracy
-    start = time.perf_counter()
+def _time_interleaved(runners: dict, frames: Sequence[np.ndarray], iterations: int) -> dict[str, dict[str, float]]:
+    """Frames/s of each runner, timed call by call in turns (runner after runner on each frame), so that
+    other jobs' load on a shared machine falls on every runner alike."""
+    spent = dict.fromkeys(runners, 0.0)
     for _ in range(max(1, iterations)):
         for frame in frames:
-            run(frame)
+            for name, run in runners.items():
+                start = time.perf_counter()
+                run(frame)
+                spent[name] += time.perf_counter() - start
     calls = max(1, iterations) * len(frames)
-    fps = calls / (time.perf_counter() - start)
-    return {"fps_b1": fps, "ms_per_frame_b1": 1000.0 / fps, "timed_calls": calls}, outputs
+    return {
+        name: {"fps_b1": calls / t, "ms_per_frame_b1": 1000.0 * t / calls, "timed_calls": calls}
+        for name, t in spent.items()
+    }
 
 
 def _frames(data_dir: Optional[str], size, count: int, calibration: int, seed: int = 0):
@@ -137,11 +144,12 @@ def runtime_benchmark(
     }
     reference: list[np.ndarray] = []
     ref_abs_rel = None
+    runners: dict[str, Any] = {}
     for runtime, precision in [("tf", "fp32")] + [(r, p) for r, p in wanted if p in SUPPORTED[r]]:
         name = f"{runtime}_{precision}"
         if name in result["entries"]:
             continue
-        log(f"{name}: converting and timing")
+        log(f"{name}: converting and scoring")
         entry: dict[str, Any] = {"runtime": runtime, "precision": precision}
         if runtime == "tf":
             if precision == "fp32":
@@ -160,8 +168,8 @@ def runtime_benchmark(
         else:
             blob = onnx_export.convert(fixed_size_function(model, size, working, batch=None))
             run, entry["file_mb"] = ONNXRunner(blob), len(blob) / 1e6
-        timed, outputs = _time(run, timing, iterations)
-        entry.update(timed)
+        outputs = [run(frame) for frame in timing]  # also the warm-up (traces, allocates)
+        runners[name] = run
         if not reference:
             reference = outputs
         rel = [np.abs(o - r) / np.maximum(r, 1e-6) for o, r in zip(outputs, reference)]
@@ -175,5 +183,9 @@ def runtime_benchmark(
                 ref_abs_rel, 1e-12
             )
         result["entries"][name] = entry
-        log(f"{name}: {entry['fps_b1']:.2f} frames/s, mean rel diff vs tf_fp32 {entry['rel_diff_vs_tf_fp32']:.2e}")
+        log(f"{name}: mean rel diff vs tf_fp32 {entry['rel_diff_vs_tf_fp32']:.2e}")
+    log(f"timing {', '.join(runners)} in turns")
+    for name, timed in _time_interleaved(runners, timing, iterations).items():
+        result["entries"][name].update(timed)
+        log(f"{name}: {timed['fps_b1']:.3f} frames/s")
     return result
