@@ -6,6 +6,14 @@ from setuptools import find_packages, setup
 
 README = pathlib.Path(__file__).with_name("README.md")
 
+# Optional runtimes (pip install 'depthnet[litert,onnx,video]'); the tests use all of them.
+EXTRAS = {
+    "litert": ["ai-edge-litert>=2.3,<3"],  # the LiteRT interpreter for .tflite files
+    "onnx": ["onnxruntime>=1.32,<2", "onnx>=1.23,<2", "tf2onnx>=1.17,<1.18"],  # ONNX export (tf2onnx) and runtime
+    "video": ["imageio>=2.38,<3", "imageio-ffmpeg>=0.8,<1"],  # reading and writing videos
+}
+TEST = ["pytest>=7.0", "plyfile>=1.0", "ruff>=0.6", "import-linter>=2.0", "grimp>=3.0"]
+
 setup(
     name="depthnet",
     version="0.1.0",
@@ -28,7 +36,7 @@ setup(
         "scipy>=1.10",
         "importlib_resources>=5.0",  # tensorflow-datasets builders import it without declaring it
     ],
-    extras_require={"test": ["pytest>=7.0", "plyfile>=1.0", "ruff>=0.6", "import-linter>=2.0", "grimp>=3.0"]},
+    extras_require={**EXTRAS, "test": TEST + [r for reqs in EXTRAS.values() for r in reqs]},
     entry_points={
         "console_scripts": [
             "depthnet-summary=depthnet.cli.summary:run",

@@ -238,6 +238,11 @@ def _smoke_test(path: str) -> None:
         raise RuntimeError(f"serving_bytes returned depth of shape {tuple(depth_bytes.shape)}")
 
 
+def inference_model(model_dir: str, checkpoint: str = "best", precision: str = "fp32"):
+    """(Keras model, ModelConfig): THE inference model every export (SavedModel, LiteRT, ONNX) is built from."""
+    return restore_model(model_dir, which=checkpoint, precision=precision)
+
+
 def export_run(
     model_dir: str,
     export_dir: str,
@@ -250,7 +255,7 @@ def export_run(
 
     `working` defaults to the run's own scale (``data.resize_for_crop`` of its training crop).
     """
-    model, model_config = restore_model(model_dir, which=checkpoint, precision=precision)
+    model, model_config = inference_model(model_dir, checkpoint, precision)
     working = tuple(working) if working is not None else data.resize_for_crop(model_config.input_size)
     try:
         run_config = read_run_config_json(model_dir)

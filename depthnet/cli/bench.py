@@ -2,6 +2,7 @@
 
     depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,8 --iterations=5
     depthnet-bench --config=quick --iterations=3 --output_json=bench.json
+    depthnet-bench --runtime=tf,litert,onnx --precision=fp32,bf16,fp16,int8 (:mod:`depthnet.runtime_bench`)
 
 What is measured and printed: :mod:`depthnet.benchmark`.
 """
@@ -48,6 +49,28 @@ def define_flags() -> None:
     )
     flags.DEFINE_integer("accuracy_frames", 0, "Score at most N frames (0 = all).")
     flags.DEFINE_string("output_json", None, "Also write the JSON here.")
+    flags.DEFINE_list("runtime", None, "tf, litert, onnx: time every runtime x --precision (fp32, bf16, fp16, int8).")
+    flags.DEFINE_integer("runtime_frames", 4, "--runtime: frames timed and scored (batch 1).")
+    flags.DEFINE_list("runtime_entries", None, "--runtime: only these, e.g. tf_fp32,tf_bf16,litert_int8.")
+
+
+def _runtime_bench() -> dict:
+    """--runtime: :mod:`depthnet.runtime_bench` (the model from --accuracy_model_dir or --config)."""
+    from depthnet.runtime_bench import runtime_benchmark
+
+    return runtime_benchmark(
+        FLAGS.runtime,
+        FLAGS.precision,
+        FLAGS.config,
+        FLAGS.accuracy_model_dir,
+        FLAGS.accuracy_data_dir,
+        FLAGS.height,
+        FLAGS.width,
+        FLAGS.runtime_frames,
+        iterations=FLAGS.iterations,
+        entries=FLAGS.runtime_entries,
+        log=lambda s: print(s, file=sys.stderr, flush=True),
+    )
 
 
 def main(argv) -> int:
@@ -55,6 +78,13 @@ def main(argv) -> int:
     from depthnet.benchmark import benchmark, precision_accuracy
 
     common.no_extra_args(argv)
+    if FLAGS.runtime:
+        text = json.dumps(_runtime_bench(), indent=2)
+        print(text)
+        if FLAGS.output_json:
+            with atomic_write(FLAGS.output_json, "w") as f:
+                f.write(text + "\n")
+        return 0
     try:
         batch_sizes = [int(b) for b in FLAGS.batch_sizes]
     except ValueError:

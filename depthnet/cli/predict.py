@@ -1,6 +1,7 @@
 """`depthnet-predict`: depth, colour maps, panels, point clouds and bokeh for your own images.
 
     depthnet-predict --saved_model=exports/full --input=photos/ --output_dir=out
+    depthnet-predict --model=exports/full/litert_int8/model.tflite --input=clip.mp4 --output_dir=out
     depthnet-predict --model_dir=runs/full --input='shots/*.jpg' --input=one.png --output_dir=out \
         --point_cloud --bokeh --focus_pixel=240,320 --aperture=40
 
@@ -10,7 +11,9 @@ that cannot be used (a missing path, a file that is not an image, an image too s
 is reported with the reason and skipped; the other images are still written and the exit status is 1.
 Every input gets its own output names, never an input file's; output files that exist already stop
 the run before anything is written (status 2) unless `--overwrite` (:mod:`depthnet.apps.naming`).
-A model path that cannot be loaded stops the run with status 2.
+A model path that cannot be loaded stops the run with status 2. `--model` takes a SavedModel folder, a
+`.tflite` or an `.onnx` file (:mod:`depthnet.runtimes`); a video `--input` (`.mp4`, `.mkv`, ...) gives a
+depth video (:mod:`depthnet.apps.video`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Optional
 from absl import flags
 
 from depthnet.cli import common
-from depthnet.errors import EXIT_SOME_INPUTS_FAILED
+from depthnet.errors import EXIT_SOME_INPUTS_FAILED, InputError
 
 FLAGS = flags.FLAGS
 INTRINSICS = ("fx", "fy", "cx", "cy")
@@ -45,6 +48,8 @@ def define_flags() -> None:
     flags.DEFINE_float("aperture", None, "Bokeh blur strength in px*m (default 40: radius = aperture*|1/z-1/z_f|).")
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
     flags.DEFINE_boolean("overwrite", False, "Replace output files that exist already (never an input file).")
+    flags.DEFINE_string("model", None, "A SavedModel folder, .tflite or .onnx file (instead of --saved_model).")
+    flags.DEFINE_boolean("video_npy", False, "Videos: also write <stem>_depth/<frame>.npy per frame.")
 
 
 def _parse_pair(values, name: str) -> Optional[tuple[int, int]]:
@@ -81,15 +86,37 @@ def _check_flags() -> Optional[dict]:
     return intrinsics
 
 
+def _predictor():
+    """--model (SavedModel, .tflite, .onnx) or the --saved_model / --model_dir flags."""
+    if not FLAGS.model:
+        return common.predictor_from_flags()
+    if FLAGS.saved_model or FLAGS.model_dir:
+        raise common.UsageError("give one of --model, --saved_model or --model_dir")
+    from depthnet.runtimes import load_model
+
+    return load_model(FLAGS.model)
+
+
 def main(argv) -> int:
     from depthnet.apps.outputs import run_predict
+    from depthnet.apps.video import is_video, predict_video
 
     common.no_extra_args(argv, "; pass images with --input")
     intrinsics = _check_flags()
     focus_pixel = _parse_pair(FLAGS.focus_pixel, "focus_pixel")
-    predictor = common.predictor_from_flags()
+    predictor = _predictor()
+    failed = []
+    for path in [p for p in FLAGS.input if is_video(p)]:
+        try:
+            predict_video(path, FLAGS.output_dir, predictor.predict, write_npy=FLAGS.video_npy, progress=FLAGS.progress)
+        except (InputError, ValueError, OSError) as e:
+            failed.append(f"{path}: {e}")
+            print(f"error: {path}: {e}", file=sys.stderr, flush=True)
+    images = [p for p in FLAGS.input if not is_video(p)]
+    if not images:
+        return EXIT_SOME_INPUTS_FAILED if failed else 0
     summary = run_predict(
-        FLAGS.input,
+        images,
         FLAGS.output_dir,
         predictor,
         FLAGS.recursive,
@@ -109,7 +136,7 @@ def main(argv) -> int:
         for e in summary["errors"]:
             print(f"  {e['input']}: {e['error']}", file=sys.stderr)
         return EXIT_SOME_INPUTS_FAILED
-    return 0
+    return EXIT_SOME_INPUTS_FAILED if failed else 0
 
 
 def run() -> None:
