@@ -239,8 +239,10 @@ def _smoke_test(path: str) -> None:
 
 
 def inference_model(model_dir: str, checkpoint: str = "best", precision: str = "fp32"):
-    """(Keras model, ModelConfig): THE inference model every export (SavedModel, LiteRT, ONNX) is built from."""
-    return restore_model(model_dir, which=checkpoint, precision=precision)
+    """(Keras model, ModelConfig): THE inference model every export (SavedModel, LiteRT, ONNX) is built from,
+    with every BatchNorm folded into its convolution (:mod:`depthnet.modeling.fold`)."""
+    model, model_config = restore_model(model_dir, which=checkpoint, precision=precision)
+    return fold_batchnorm(model), model_config
 
 
 def export_run(
