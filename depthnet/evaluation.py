@@ -36,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet import data, records
+from depthnet.boundary_metrics import BOUNDARY_KEYS, DepthAndBoundaryAccumulator
 from depthnet.inference import REFERENCE_SIZE, flip_averaged, keras_predict_fn
 from depthnet.metrics import METRIC_KEYS, DepthMetricAccumulator
 
@@ -122,7 +123,7 @@ def evaluate_split(
 
     Each kept example is {'rgb': uint8 input, 'depth': full GT, 'pred': prediction at GT size}.
     """
-    accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
     dataset = data.eval_dataset(split_dir, batch_size=batch_size, resize_to=tuple(protocol.input_size))
     total = records.read_manifest(split_dir)["num_frames"]
     if max_frames:
@@ -156,8 +157,11 @@ def evaluate_split(
     return accumulator.result(), examples
 
 
-def format_table(rows: dict[str, dict[str, float]], keys: Sequence[str] = METRIC_KEYS) -> str:
-    """A markdown table with one row per named result."""
+def format_table(rows: dict[str, dict[str, float]], keys: Optional[Sequence[str]] = None) -> str:
+    """A markdown table with one row per named result (default: the depth metrics, then the boundary
+    metrics every row has)."""
+    if keys is None:
+        keys = METRIC_KEYS + tuple(k for k in BOUNDARY_KEYS if all(k in m for m in rows.values()))
     header = "| run | " + " | ".join(keys) + " |"
     rule = "|---|" + "---|" * len(keys)
     lines = [header, rule]
@@ -223,7 +227,7 @@ def evaluate_predictor(
     protocol.input_size is only recorded here; the predictor resizes by its own rule.
     Each kept example is {'rgb', 'depth', 'pred' (at the ground truth's size)}.
     """
-    accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
     examples: list[dict[str, np.ndarray]] = []
     bar = None
     if progress:

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet import data, distribute
+from depthnet.boundary_metrics import BOUNDARY_KEYS
 from depthnet.checkpoints import write_run_config
 from depthnet.config import ModelConfig, TrainConfig
 from depthnet.errors import NonFiniteLossError
@@ -70,8 +71,9 @@ def validate(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protoc
         predict, val_dir, protocol, max_frames=trainer.run.eval_frames or None, keep_examples=1
     )
     with writer.as_default(step=step):
-        for key in METRIC_KEYS:
-            tf.summary.scalar(f"metrics/{key}", metrics[key])
+        for key in METRIC_KEYS + BOUNDARY_KEYS:
+            if np.isfinite(metrics.get(key, np.nan)):
+                tf.summary.scalar(f"metrics/{key}", metrics[key])
         if examples:
             from depthnet.apps.visualize import depth_panel
 

@@ -9,7 +9,9 @@ Each of --baseline/--dfe/--dfe_afb/--full (any subset) is a `metrics.json` writt
 For every row the paper's numbers (experiments/paper_table1.json) are printed above ours; a run that
 is not given or has no metrics shows "—". Our rows are marked [P1], [P2], ... with the evaluation
 protocol that produced them (crop, depth range, filled/raw ground truth, averaging, input size, TTA)
-listed under the table: numbers under different protocols are not comparable. The paper does not
+listed under the table: numbers under different protocols are not comparable. A second table gives
+our rows' depth-boundary metrics (iBims-1 DBE accuracy / completeness, Depth Pro boundary F1;
+depthnet.boundary_metrics), which the paper does not report. The paper does not
 state its protocol beyond "similar to previous works" (Eigen et al.).
 
 Needs only the standard library (no TensorFlow), so it runs anywhere the metrics files are.
@@ -36,6 +38,8 @@ COLUMNS = (
     ("delta3", "delta3"),
 )
 HEADERS = ("rel", "rms", "log10", "δ<1.25", "δ<1.25²", "δ<1.25³")
+# Detail (depthnet.boundary_metrics; the paper reports none): a second table of our rows.
+BOUNDARY_COLUMNS = (("dbe_acc", "DBE acc (px)"), ("dbe_comp", "DBE comp (px)"), ("boundary_f1", "boundary F1"))
 MISSING = "—"
 
 
@@ -64,6 +68,7 @@ def load_ours(path: str) -> dict[str, Any]:
     return {
         "metrics_path": os.path.abspath(metrics_path),
         "values": {c: float(metrics[k]) for c, k in COLUMNS},
+        "boundary": {k: float(metrics[k]) for k, _ in BOUNDARY_COLUMNS if k in metrics} or None,
         "protocol": payload.get("protocol"),
         "protocol_text": protocol_text,
         "num_images": metrics.get("num_images"),
@@ -122,6 +127,7 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
         lines.append(f"| {label} | {backbone} | {r['source']} | " + " | ".join(cells) + f" | {proto} |")
     md = "\n".join(lines) + "\n"
     md += "\nrel, rms, log10: lower is better; δ: higher is better. Paper: Table 1, 'ours' block.\n"
+    md += _boundary_table(rows)
     if protocols:
         md += "\nProtocols of our rows:\n\n" + "".join(f"- [{label}] {text}\n" for text, label in protocols.items())
     table = {
@@ -130,6 +136,23 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
         "paper_source": paper.get("source"),
     }
     return md, table
+
+
+def _boundary_table(rows: list[dict[str, Any]]) -> str:
+    """Our rows' depth-boundary metrics (older metrics.json files without them show "—")."""
+    ours = [r for r in rows if r["source"] == "ours" and r["values"] is not None]
+    if not ours:
+        return ""
+    lines = [
+        "\nDetail (depth boundaries; lower DBE, higher F1 is better; not in the paper):\n",
+        "| method | " + " | ".join(h for _, h in BOUNDARY_COLUMNS) + " | protocol |",
+        "|---|" + "---|" * len(BOUNDARY_COLUMNS) + "---|",
+    ]
+    for r in ours:
+        values = r.get("boundary") or {}
+        cells = [f"{values[k]:.3f}" if k in values else MISSING for k, _ in BOUNDARY_COLUMNS]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | [{r['protocol_label']}] |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
