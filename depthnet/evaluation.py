@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet import data, records
-from depthnet.boundary_metrics import BOUNDARY_KEYS, DepthAndBoundaryAccumulator
+from depthnet.boundary_metrics import BOUNDARY_KEYS, BoundaryMetricAccumulator, DepthAndBoundaryAccumulator
 from depthnet.inference import REFERENCE_SIZE, flip_averaged, keras_predict_fn
 from depthnet.metrics import METRIC_KEYS, DepthMetricAccumulator
 
@@ -257,7 +257,8 @@ def evaluate_predictor(
 
 
 def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
-    """The constant depth with the lowest abs_rel on a split (an oracle baseline), and its metrics."""
+    """The constant depth with the lowest abs_rel on a split (an oracle baseline), and its metrics (with the
+    boundary metrics)."""
     gts = [b["depth"].numpy() for b in data.eval_dataset(split_dir, batch_size=8)]
     candidates = np.geomspace(0.5, 10.0, 60) if candidates is None else candidates
     best = (np.inf, None, None)
@@ -268,7 +269,10 @@ def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple
         metrics = acc.result()
         if metrics["abs_rel"] < best[0]:
             best = (metrics["abs_rel"], float(c), metrics)
-    return best[1], best[2]
+    boundary = BoundaryMetricAccumulator()  # a constant has no edge: DBE at its 10 px cap, boundary F1 0
+    for gt in gts:
+        boundary.update(gt, np.full_like(gt, best[1]))
+    return best[1], {**best[2], **boundary.result()}
 
 
 def save_panels(output_dir: str, examples) -> list[str]:
