@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet import data, protocols, records
+from depthnet.boundary_metrics import BOUNDARY_KEYS, BoundaryMetricAccumulator, DepthAndBoundaryAccumulator
 from depthnet.inference import REFERENCE_SIZE, flip_averaged, keras_predict_fn
 from depthnet.metrics import METRIC_KEYS, DepthMetricAccumulator
 
@@ -152,7 +153,7 @@ def evaluate_split(
     Each kept example is {'rgb': uint8 input, 'depth': full GT, 'pred': prediction at GT size}.
     `scene_filter` keeps only some frames (a held-out validation set, :mod:`depthnet.holdout`).
     """
-    accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
     dataset = data.eval_dataset(
         split_dir, batch_size=batch_size, resize_to=tuple(protocol.input_size), scene_filter=scene_filter
     )
@@ -188,8 +189,11 @@ def evaluate_split(
     return accumulator.result(), examples
 
 
-def format_table(rows: dict[str, dict[str, float]], keys: Sequence[str] = METRIC_KEYS) -> str:
-    """A markdown table with one row per named result."""
+def format_table(rows: dict[str, dict[str, float]], keys: Optional[Sequence[str]] = None) -> str:
+    """A markdown table with one row per named result (default: the depth metrics, then the boundary
+    metrics every row has)."""
+    if keys is None:
+        keys = METRIC_KEYS + tuple(k for k in BOUNDARY_KEYS if all(k in m for m in rows.values()))
     header = "| run | " + " | ".join(keys) + " |"
     rule = "|---|" + "---|" * len(keys)
     lines = [header, rule]
@@ -255,7 +259,7 @@ def evaluate_predictor(
     protocol.input_size is only recorded here; the predictor resizes by its own rule.
     Each kept example is {'rgb', 'depth', 'pred' (at the ground truth's size)}.
     """
-    accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
     examples: list[dict[str, np.ndarray]] = []
     bar = None
     if progress:
@@ -317,7 +321,8 @@ def paste_prediction(pred: np.ndarray, shape: Sequence[int], box: Sequence[int])
 
 
 def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple[float, dict[str, float]]:
-    """The constant depth with the lowest abs_rel on a split (an oracle baseline), and its metrics."""
+    """The constant depth with the lowest abs_rel on a split (an oracle baseline), and its metrics (with the
+    boundary metrics)."""
     gts = [b["depth"].numpy() for b in data.eval_dataset(split_dir, batch_size=8)]
     candidates = np.geomspace(0.5, 10.0, 60) if candidates is None else candidates
     best = (np.inf, None, None)
@@ -328,7 +333,10 @@ def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple
         metrics = acc.result()
         if metrics["abs_rel"] < best[0]:
             best = (metrics["abs_rel"], float(c), metrics)
-    return best[1], best[2]
+    boundary = BoundaryMetricAccumulator()  # a constant has no edge: DBE at its 10 px cap, boundary F1 0
+    for gt in gts:
+        boundary.update(gt, np.full_like(gt, best[1]))
+    return best[1], {**best[2], **boundary.result()}
 
 
 def save_panels(output_dir: str, examples) -> list[str]:

@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from depthnet import data, data_checks, distribute
 from depthnet.checkpoint_guard import GoodCheckpoints, weights_problem
+from depthnet.boundary_metrics import BOUNDARY_KEYS
 from depthnet.checkpoints import write_run_config
 from depthnet.config import ModelConfig, TrainConfig
 from depthnet.errors import NonFiniteLossError
@@ -80,8 +81,9 @@ def validate(
         scene_filter=scene_filter,
     )
     with writer.as_default(step=step):
-        for key in METRIC_KEYS:
-            tf.summary.scalar(f"metrics/{key}", metrics[key])
+        for key in METRIC_KEYS + BOUNDARY_KEYS:
+            if np.isfinite(metrics.get(key, np.nan)):
+                tf.summary.scalar(f"metrics/{key}", metrics[key])
         if examples:
             from depthnet.apps.visualize import depth_panel
 

@@ -13,6 +13,8 @@ listed under the table: numbers under different protocols are not comparable. Th
 state its protocol beyond "similar to previous works [9, 25, 31, 44]"; ours are compared under the
 closest preset, `eigen` (depthnet.protocols.TABLE1_PROTOCOL: Eigen crop, raw depth, every test pixel
 pooled, no flip; `depthnet-eval`'s default), and a row evaluated under another protocol is flagged.
+A second table gives our rows' depth-boundary metrics (iBims-1 DBE accuracy / completeness, Depth Pro
+boundary F1; depthnet.boundary_metrics), which the paper does not report.
 
 Needs only the standard library (no TensorFlow), so it runs anywhere the metrics files are.
 """
@@ -41,6 +43,8 @@ COLUMNS = (
     ("delta3", "delta3"),
 )
 HEADERS = ("rel", "rms", "log10", "δ<1.25", "δ<1.25²", "δ<1.25³")
+# Detail (depthnet.boundary_metrics; the paper reports none): a second table of our rows.
+BOUNDARY_COLUMNS = (("dbe_acc", "DBE acc (px)"), ("dbe_comp", "DBE comp (px)"), ("boundary_f1", "boundary F1"))
 MISSING = "—"
 
 
@@ -72,6 +76,7 @@ def load_ours(path: str) -> dict[str, Any]:
         "table1_protocol": preset_name == TABLE1_PROTOCOL and (payload.get("preset") or {}).get("ground_truth_matches"),
         "metrics_path": os.path.abspath(metrics_path),
         "values": {c: float(metrics[k]) for c, k in COLUMNS},
+        "boundary": {k: float(metrics[k]) for k, _ in BOUNDARY_COLUMNS if k in metrics} or None,
         "protocol": payload.get("protocol"),
         "protocol_text": protocol_text,
         "num_images": metrics.get("num_images"),
@@ -140,6 +145,7 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
             f"\nNot under protocol '{TABLE1_PROTOCOL}' (or not on its ground truth), so not comparable: "
             f"{', '.join(off)}.\n"
         )
+    md += _boundary_table(rows)
     if protocols:
         md += "\nProtocols of our rows:\n\n" + "".join(f"- [{label}] {text}\n" for text, label in protocols.items())
     table = {
@@ -149,6 +155,23 @@ def build_table(runs: dict[str, Optional[str]], paper_json: str = PAPER_JSON) ->
         "compared_under": TABLE1_PROTOCOL,
     }
     return md, table
+
+
+def _boundary_table(rows: list[dict[str, Any]]) -> str:
+    """Our rows' depth-boundary metrics (older metrics.json files without them show "—")."""
+    ours = [r for r in rows if r["source"] == "ours" and r["values"] is not None]
+    if not ours:
+        return ""
+    lines = [
+        "\nDetail (depth boundaries; lower DBE, higher F1 is better; not in the paper):\n",
+        "| method | " + " | ".join(h for _, h in BOUNDARY_COLUMNS) + " | protocol |",
+        "|---|" + "---|" * len(BOUNDARY_COLUMNS) + "---|",
+    ]
+    for r in ours:
+        values = r.get("boundary") or {}
+        cells = [f"{values[k]:.3f}" if k in values else MISSING for k, _ in BOUNDARY_COLUMNS]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | [{r['protocol_label']}] |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -164,7 +164,13 @@ def test_tensorboard_events_hold_scalars_images_and_config(data_root, tmp_path):
         "rgb_truth_prediction",
         "config",
     } <= tags["train"]
-    assert {"metrics/abs_rel", "metrics/delta1", "rgb_truth_prediction"} <= tags["val"]
+    assert {
+        "metrics/abs_rel",
+        "metrics/delta1",
+        "metrics/dbe_acc",
+        "metrics/boundary_f1",
+        "rgb_truth_prediction",
+    } <= tags["val"]
     assert summary["best_checkpoint"] and os.path.exists(os.path.join(str(tmp_path), "eval", "metrics.json"))
 
 

@@ -12,7 +12,9 @@ unreadable file, a bad value) print `<tool>: error: <message>`; `--verbose` adds
 from __future__ import annotations
 
 import os
+import re
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Optional
@@ -52,12 +54,48 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
         sys.exit(fail(f"{e} (see {tool_name()} --helpfull)"))
 
 
+# TensorFlow 2.21's C++ start-up lines: absl logging before absl::InitializeLog() goes to stderr whatever
+# TF_CPP_MIN_LOG_LEVEL says (oneDNN note, "Could not find cuda drivers", CPU feature note, cuInit).
+_STARTUP_CHATTER = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\)"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\] "
+    r"|E\d{4} \d\d:\d\d:\d+\.\d+ +\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"
+    r"|To enable the following instructions: "
+)
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow and finds its devices with its C++ start-up chatter held back (other lines pass)."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode("utf-8", "replace").splitlines()
+            kept = [line for line in lines if not _STARTUP_CHATTER.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr, flush=True)
+
+
 def _quiet_tensorflow() -> None:
+    """Without --verbose: no C++ start-up lines, and absl / TensorFlow Python logs from WARNING up only
+    (e.g. no `functional_saver.py ... Sharding callback duration` INFO line at each checkpoint)."""
     import logging
 
     from absl import logging as absl_logging
 
     if not flags.FLAGS.verbose:
+        import_tensorflow_quietly()
         absl_logging.set_verbosity(absl_logging.WARNING)
         logging.getLogger("tensorflow").setLevel(logging.WARNING)
 

@@ -81,22 +81,42 @@ def main(argv) -> int:
         "checkpoint": summary["checkpoint"],
         "minutes": (time.time() - start) / 60.0,
     }
+    result["detail"] = _detail_files(eval_dir, examples[0]) if examples else {}
     with open(os.path.join(eval_dir, "main_job.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     print()
     print(
         format_table(
             {"quick model": metrics, f"best constant ({constant:.2f} m)": constant_metrics},
-            keys=("abs_rel", "rmse", "log10", "delta1", "delta2", "delta3"),
+            keys=("abs_rel", "rmse", "log10", "delta1", "delta2", "delta3") + DETAIL_KEYS,
         )
     )
+    print("(dbe_acc, dbe_comp: depth-edge distances in pixels, lower is better; boundary_f1: higher is better)")
     print()
     print(f"checkpoint   {summary['checkpoint']}")
     print(f"TensorBoard  tensorboard --logdir {FLAGS.run_dir}")
     print(f"metrics      {os.path.join(eval_dir, 'metrics.json')}  and  {os.path.join(eval_dir, 'main_job.json')}")
     print(f"pictures     {', '.join(pictures)}")
+    for what, path in result["detail"].items():
+        print(f"{what:<12} {path}")
     print(f"done in {result['minutes']:.1f} min")
     return 0
+
+
+DETAIL_KEYS = ("dbe_acc", "dbe_comp", "boundary_f1")  # depthnet.boundary_metrics
+
+
+def _detail_files(eval_dir: str, example: dict) -> dict[str, str]:
+    """A point cloud (predicted and true depth) and a bokeh image of the first held-out scene."""
+    from depthnet.apps import pointcloud
+    from depthnet.apps.outputs import write_outputs
+    from depthnet.camera import NYU_INTRINSICS
+
+    record = write_outputs(eval_dir, "heldout_0", example["rgb"], example["pred"], point_cloud=True, bokeh=True)
+    truth = os.path.join(eval_dir, "heldout_0_truth.ply")
+    pointcloud.write_ply(truth, *pointcloud.backproject(example["depth"], NYU_INTRINSICS, example["rgb"]))
+    outputs = record["outputs"]
+    return {"point cloud": outputs["ply"], "truth cloud": truth, "bokeh": outputs["bokeh"]}
 
 
 def run() -> None:

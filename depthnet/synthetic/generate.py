@@ -93,14 +93,21 @@ def _find_spot(item: Item, palette: Palette, size: Vec3, along_wall: bool, rects
     return None
 
 
+FURNITURE_COUNT = (2.0, 1.0 / 7.0, 2, 10)
+"""Pieces of furniture per room: Poisson(base + floor area x per_m2), clipped to lo..hi."""
+CLUTTER_COUNT_P = (0.5, 0.3, 0.2)
+"""Probabilities of 0, 1, 2 small objects on each furniture top."""
+
+
 def _furnish(palette: Palette, size: Vec3, lights: list[Light]) -> tuple[list[Primitive], list[tuple[Rect, float]]]:
-    """Places 3-20 items (more in larger rooms), with clutter on their tops; appends lamp bulbs to `lights`.
+    """Places FURNITURE_COUNT items (more in larger rooms), with clutter on their tops; appends lamp bulbs to `lights`.
     Returns the primitives and the (footprint, height) of every placed item."""
     rng = palette.rng
     width, depth, height = size
     objects: list[Primitive] = []
     rects: list[tuple[Rect, float]] = []
-    n_items = int(np.clip(rng.poisson(3.0 + width * depth / 3.5), 3, 20))
+    base, per_m2, lo, hi = FURNITURE_COUNT
+    n_items = int(np.clip(rng.poisson(base + width * depth * per_m2), lo, hi))
     group = 0
     for _ in range(n_items):
         along_wall = rng.random() < 0.65
@@ -115,7 +122,7 @@ def _furnish(palette: Palette, size: Vec3, lights: list[Light]) -> tuple[list[Pr
         ox, oy, yaw = spot
         rects.append((item.footprint(ox, oy, yaw), item.height))
         for x0, y0, x1, y1, z in item.tops:
-            add_clutter(item, palette, x0, y0, x1, y1, z, int(rng.choice(5, p=(0.25, 0.25, 0.25, 0.15, 0.1))))
+            add_clutter(item, palette, x0, y0, x1, y1, z, int(rng.choice(len(CLUTTER_COUNT_P), p=CLUTTER_COUNT_P)))
         objects.extend(item.place(ox, oy, yaw, group))
         for (lx, ly, lz), intensity in item.lights:
             dx, dy = rotate2d(yaw, lx, ly)
@@ -124,9 +131,16 @@ def _furnish(palette: Palette, size: Vec3, lights: list[Light]) -> tuple[list[Pr
     return objects, rects
 
 
+CAMERA_HEIGHT = (1.2, 1.6)
+"""Camera height range (m): a hand-held Kinect at chest height, as in NYU Depth V2."""
+CAMERA_PITCH_DEG = (-10.0, 5.0, -25.0, 0.0)
+"""Camera pitch (degrees; mean, sd, clipped to lo..hi): NYU's views look slightly down at the room."""
+
+
 def _candidate_camera(palette: Palette, size: Vec3, rects) -> Optional[Camera]:
-    """A free spot >= 0.45 m from the walls and >= 0.6 m from furniture, 1.0-1.8 m high, aimed (jittered)
-    at a piece of furniture or a random point >= 0.8 m away; None if the draw does not qualify."""
+    """A free spot >= 0.45 m from the walls and >= 0.6 m from furniture, at CAMERA_HEIGHT, turned (jittered)
+    towards a piece of furniture or a random point >= 0.8 m away, pitched by CAMERA_PITCH_DEG; None if the
+    draw does not qualify."""
     u, rng = palette.uniform, palette.rng
     width, depth, _ = size
     cam_x, cam_y = u(0.45, width - 0.45), u(0.45, depth - 0.45)
@@ -140,10 +154,10 @@ def _candidate_camera(palette: Palette, size: Vec3, rects) -> Optional[Camera]:
     dist = math.hypot(target[0] - cam_x, target[1] - cam_y)
     if dist < 0.8:
         return None
-    cam_z = u(1.0, 1.8)
+    cam_z = u(*CAMERA_HEIGHT)
     yaw = math.atan2(target[0] - cam_x, target[1] - cam_y) + float(rng.normal(0, 0.15))
-    pitch = math.atan2(target[2] - cam_z, max(0.5, dist)) + float(rng.normal(0, 0.08))
-    pitch = min(max(pitch, math.radians(-40)), math.radians(10))
+    mean, sd, lo, hi = CAMERA_PITCH_DEG
+    pitch = math.radians(float(np.clip(rng.normal(mean, sd), lo, hi)))
     roll = float(np.clip(rng.normal(0, 0.035), -0.09, 0.09))
     return Camera((cam_x, cam_y, cam_z), yaw, pitch, roll)
 

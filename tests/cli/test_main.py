@@ -54,6 +54,16 @@ def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
     assert summary["steps"] == 4
     assert 0.0 < summary["model"]["abs_rel"] < 10.0 and 0.0 <= summary["model"]["delta1"] <= 1.0
     assert summary["best_constant"]["depth_m"] > 0.0
+    # Detail beside the constant: boundary metrics (a constant has no edge: DBE at the 10 px cap, F1 0),
+    # and a point cloud and a bokeh image of one held-out scene, listed in the printed summary.
+    for key in ("dbe_acc", "dbe_comp", "boundary_f1"):
+        assert key in summary["model"] and key in out
+    assert summary["best_constant"]["dbe_acc"] == 10.0 and summary["best_constant"]["boundary_f1"] == 0.0
+    from plyfile import PlyData
+
+    for what in ("point cloud", "truth cloud", "bokeh"):
+        assert summary["detail"][what] in out and os.path.getsize(summary["detail"][what]) > 0
+    assert PlyData.read(summary["detail"]["point cloud"])["vertex"].count == 240 * 320  # every predicted pixel
     assert os.path.exists(summary["checkpoint"] + ".index")
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(run_dir / "train"))
     from PIL import Image

@@ -116,3 +116,21 @@ def test_colour_does_not_encode_depth(twenty_frames):
     test_x, test_d = features(np.concatenate(xs[10:])), np.concatenate(ds[10:])
     r2 = 1 - ((test_x @ w - test_d) ** 2).mean() / test_d.var()
     assert r2 < 0.15
+
+
+def test_camera_height_and_pitch_in_nyu_ranges_and_few_pieces_of_furniture():
+    """The main job's scenes: a chest-high camera looking slightly down (as in NYU), 2-10 pieces of furniture."""
+    import math
+
+    from depthnet.synthetic import generate
+
+    lo_h, hi_h = generate.CAMERA_HEIGHT
+    _, _, lo_p, hi_p = generate.CAMERA_PITCH_DEG
+    pitches = []
+    for seed in range(12):
+        scene = generate.make_scene(seed)
+        assert lo_h <= scene.camera.position[2] <= hi_h
+        pitches.append(math.degrees(scene.camera.pitch))
+        groups = {p.group for p in scene.objects if p.group >= 0}
+        assert len(groups) <= generate.FURNITURE_COUNT[3]
+    assert all(lo_p <= p <= hi_p for p in pitches) and np.mean(pitches) < -3.0
