@@ -13,6 +13,7 @@ from helpers import BIN, shared_tiny_run
 from helpers import run_cli as _run
 from helpers import script as _script
 
+from depthnet.decode import decode_bytes
 from depthnet.inference import MAX_UPSCALE, InputError, Predictor, check_input_size, min_input_pixels, working_size_of
 
 
@@ -158,7 +159,7 @@ def test_both_signatures_give_the_same_depth(exported):
     b = loaded.signatures["serving_bytes"](image_bytes=png)["depth"].numpy()
     np.testing.assert_array_equal(a, b)
     jpeg = tf.io.encode_jpeg(images[0], quality=95)
-    decoded = tf.io.decode_image(jpeg, channels=3, expand_animations=False)[None]
+    decoded = decode_bytes(jpeg.numpy())[None]  # THE decoding rule (depthnet.decode), as depthnet-predict
     np.testing.assert_array_equal(
         loaded.signatures["serving_bytes"](image_bytes=jpeg[None])["depth"].numpy(),
         loaded.signatures["serving_default"](images=decoded)["depth"].numpy(),
