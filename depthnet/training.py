@@ -26,9 +26,9 @@ import tensorflow as tf
 
 from depthnet import data, distribute
 from depthnet.checkpoints import write_run_config
-from depthnet.config import ModelConfig, TrainConfig
+from depthnet.config import ModelConfig, TrainConfig, describe_model
 from depthnet.errors import NonFiniteLossError
-from depthnet.evaluation import Protocol, evaluate_split, ground_truth_kind, write_results
+from depthnet.evaluation import Protocol, evaluate_split, ground_truth_kind, network_input, write_results
 from depthnet.inference import keras_predict_fn
 from depthnet.metrics import METRIC_KEYS
 from depthnet.precision import precision_warning
@@ -81,6 +81,15 @@ def validate(trainer: Trainer, val_dir: str, writer, step: int, protocol: Protoc
     return metrics
 
 
+def make_deterministic(seed: int) -> None:
+    """Seeded initialisers (Keras, numpy, Python, TF) and deterministic TF ops: with `deterministic` (and the
+    data order it fixes) a one-device run repeats itself exactly on one machine (WORKSPACE: cost measured)."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
 def _format_eta(seconds: float) -> str:
     seconds = int(max(0, seconds))
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -98,7 +107,7 @@ def _start_message(
     )
     return (
         f"{'resumed from ' + restored if restored else 'starting'} at step {start}/{run.total_steps} "
-        f"({model_config.variant}/{model_config.backbone}, batch {run.batch_size}, "
+        f"({describe_model(model_config)}, batch {run.batch_size}, "
         f"decay over {run.resolved_decay_steps} steps{extras})"
     )
 
@@ -236,6 +245,8 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     if chief:
         write_run_config(run, model_config)
     train_dir, val_dir = split_dirs(run)
+    if run.deterministic and run.strategy == "default":
+        make_deterministic(run.seed)
     trainer = Trainer(model_config, run, strategy=strategy)
     restored = trainer.restore()
     start = int(trainer.step.numpy())
@@ -257,6 +268,8 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
             writer.flush()
     summary = {
         "step": step,
+        "started_at_step": start,
+        "trained_steps": step - start,
         "checkpoint": trainer.manager.latest_checkpoint,
         "best_checkpoint": trainer.best_manager.latest_checkpoint,
         "best_abs_rel": float(trainer.best_abs_rel.numpy()),
@@ -267,6 +280,11 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
             os.path.join(run.model_dir, "eval"),
             metrics,
             protocol,
-            extra={"step": step, "checkpoint": trainer.manager.latest_checkpoint, "split": val_dir},
+            extra={
+                "step": step,
+                "checkpoint": trainer.manager.latest_checkpoint,
+                "split": val_dir,
+                "network_input": network_input(val_dir, protocol),
+            },
         )
     return summary

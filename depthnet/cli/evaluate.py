@@ -92,6 +92,18 @@ def _labeled_mat(limit):
     return reader.frames(items), len(items), kind, info, reader
 
 
+def _peek_frame_size(frames):
+    """(the same frames, (H, W) of the first one or None): the size the protocol reports is the one applied."""
+    import itertools
+
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return iter(()), None
+    rgb = first.rgb if hasattr(first, "rgb") else first[0]
+    return itertools.chain([first], frames), tuple(int(s) for s in rgb.shape[:2])
+
+
 def main(argv) -> int:
     from depthnet.evaluation import (
         Protocol,
@@ -113,6 +125,7 @@ def main(argv) -> int:
     limit = FLAGS.max_frames or None
     frames, total, kind, data_info, reader = _prepared_split(limit) if FLAGS.data_dir else _labeled_mat(limit)
     predictor = common.predictor_from_flags()
+    frames, frame_size = _peek_frame_size(frames)
     protocol = Protocol(
         crop=None if FLAGS.crop == "none" else FLAGS.crop,
         min_depth=FLAGS.min_depth,
@@ -132,11 +145,12 @@ def main(argv) -> int:
     extra = {
         "model": predictor.info,
         "data": data_info,
-        "resize_rule": resize_rule_text(predictor.working),
+        "resize_rule": resize_rule_text(predictor.working, frame_size),
+        "network_input": list(predictor.working_size_for(*frame_size)) if frame_size else None,
         "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     path = write_results(output_dir, metrics, protocol, extra)
-    save_panels(output_dir, examples)
+    save_panels(output_dir, examples, log=print)
     print(format_table({"ours": metrics}))
     print(f"\nProtocol: {protocol.describe()}")
     print(f"{metrics['num_images']} images scored ({metrics['num_skipped']} without valid pixels); wrote {path}")
