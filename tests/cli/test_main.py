@@ -5,7 +5,8 @@ import json
 import os
 import sys
 
-from helpers import REPO, read_flagfile, run_cli
+import pytest
+from helpers import REPO, read_flagfile, run_cli, script
 
 from depthnet.config import experiment
 
@@ -23,7 +24,10 @@ def test_quick_flagfile_reproduces_the_main_job():
     assert set(flags) <= set(run), set(flags) - set(run)
     for name, value in flags.items():
         expected = run[name]
-        parsed = type(expected)(float(value)) if isinstance(expected, (int, float)) else value
+        if isinstance(expected, bool):
+            parsed = value.lower() in ("true", "1")
+        else:
+            parsed = type(expected)(float(value)) if isinstance(expected, (int, float)) else value
         assert parsed == expected, (name, value, expected)
     # Every setting the main job changes from the TrainConfig defaults is in the flagfile.
     defaults = dataclasses.asdict(type(quick_run_config())(model_dir=run["model_dir"]))
@@ -31,9 +35,8 @@ def test_quick_flagfile_reproduces_the_main_job():
     assert changed <= set(flags), changed - set(flags)
 
 
-def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
-    run_dir, data_dir = tmp_path / "runs" / "quick", tmp_path / "data"
-    result = run_cli(
+def _main_job(run_dir, data_dir):
+    return run_cli(
         [
             sys.executable,
             "-m",
@@ -45,6 +48,18 @@ def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
             f"--data_dir={data_dir}",
         ]
     )
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """(run_dir, data_dir, the finished process) of a 4-step main job."""
+    tmp_path = tmp_path_factory.mktemp("main_job")
+    run_dir, data_dir = tmp_path / "runs" / "quick", tmp_path / "data"
+    return run_dir, data_dir, _main_job(run_dir, data_dir)
+
+
+def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(main_job):
+    run_dir, data_dir, result = main_job
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for what in ("checkpoint", "TensorBoard", "metrics", "pictures", "best constant"):
@@ -67,3 +82,47 @@ def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
 
     manifest = records.read_manifest(str(data_dir / "test"))
     assert manifest["frame_sizes"] == {"240x320": 2}, manifest.get("frame_sizes")
+
+
+def test_depthnet_eval_of_the_main_jobs_checkpoint_gives_the_main_jobs_numbers(main_job, tmp_path):
+    """Same checkpoint, same frames, one size rule: depthnet-eval reproduces main_job.json, at the size it reports."""
+    run_dir, data_dir, result = main_job
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    proc = run_cli(
+        script("depthnet-eval")
+        + [f"--model_dir={run_dir}", "--checkpoint=latest", f"--data_dir={data_dir}/test", f"--output_dir={tmp_path}"]
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    payload = json.loads((tmp_path / "metrics.json").read_text())
+    assert payload["model"]["checkpoint_path"] == summary["checkpoint"]
+    assert payload["network_input"] == summary["network_input"] == [156, 208]  # 240x320 scenes at the quick scale
+    assert payload["protocol"]["input_size"] == [156, 208] and "240x320 frame -> 156x208" in payload["resize_rule"]
+    for key in ("abs_rel", "rmse", "log10", "delta1", "num_pixels"):
+        assert payload["metrics"][key] == pytest.approx(summary["model"][key], rel=1e-5), key
+    assert "colour scale" in proc.stdout  # each panel's range is printed
+
+
+def test_main_job_controls_name_the_run_and_the_tools(main_job):
+    """The log calls the run 'quick', the TensorBoard hint is a command that exists, validation runs along the way."""
+    run_dir, data_dir, result = main_job
+    out = result.stdout
+    assert "(quick (full network, tiny backbone)" in out
+    hint = next(line for line in out.splitlines() if line.startswith("TensorBoard"))
+    command, installed = hint.split()[1], os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    if os.path.exists(installed):  # e.g. '.venv/bin/tensorboard' from a fresh clone's root
+        assert os.path.abspath(os.path.join(REPO, command)) == installed
+    else:
+        assert command == "tensorboard"
+    assert out.count("validation @") >= 2  # a validation curve, not one point
+
+
+def test_re_running_the_finished_main_job_keeps_its_training_minutes(main_job):
+    run_dir, data_dir, result = main_job
+    assert result.returncode == 0, result.stderr[-3000:]
+    first = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    again = _main_job(run_dir, data_dir)  # resumes at step 4 of 4: trains nothing, re-evaluates
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    assert second["checkpoint"] == first["checkpoint"] and second["minutes"] == first["minutes"]
+    assert second["model"] == first["model"]
