@@ -76,6 +76,7 @@ def test_cli_prints_the_json_shape(tmp_path):
             "--matmul_size=128",
             "--matmul_iterations=1",
             f"--output_json={out}",
+            "--json",  # the whole result on stdout (the default is a short table: tests/cli/test_bench_table.py)
         ],
         capture_output=True,
         text=True,
