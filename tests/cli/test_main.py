@@ -3,12 +3,15 @@
 import dataclasses
 import json
 import os
+import pathlib
 import sys
 
 import pytest
 from helpers import REPO, read_flagfile, run_cli, script
 
 from depthnet.config import experiment
+
+REPO_PATH = pathlib.Path(REPO)
 
 
 def quick_run_config():
@@ -126,3 +129,25 @@ def test_re_running_the_finished_main_job_keeps_its_training_minutes(main_job):
     second = json.loads((run_dir / "eval" / "main_job.json").read_text())
     assert second["checkpoint"] == first["checkpoint"] and second["minutes"] == first["minutes"]
     assert second["model"] == first["model"]
+
+
+def test_the_readmes_main_job_figures_are_main_job_json_fields(main_job):
+    """Every figure the README quotes for the main job names the main_job.json field it comes from."""
+    import re
+
+    run_dir, _, result = main_job
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    readme = (REPO_PATH / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| `main_job.json` field |") :].split("\n\n")[0].splitlines()
+    header = re.findall(r"`([a-z_.]+)`", table[0])
+    assert header[0] == "main_job.json" and header[1:] == ["model", "best_constant"]
+    rows = {re.findall(r"`([a-z_0-9]+)`", line)[0]: line.split("|")[2:4] for line in table[2:]}
+    assert set(rows) >= {"abs_rel", "rmse", "delta1"}
+    for field, cells in rows.items():
+        for group, cell in zip(("model", "best_constant"), cells):
+            value = float(re.findall(r"[0-9.]+", cell)[0])
+            assert field in summary[group], (group, field)
+            assert (0.0 <= value <= 1.0) if field.startswith("delta") else value > 0.0
+    constant = re.search(r"`best_constant` \(([0-9.]+) m\)", table[0]).group(1)
+    assert "depth_m" in summary["best_constant"] and float(constant) > 0
