@@ -52,7 +52,7 @@ import tensorflow as tf
 
 from depthnet.config import preset
 from depthnet.evaluation import Protocol, evaluate_predictor, iter_split_frames
-from depthnet.inference import Predictor
+from depthnet.inference import SIZE_MULTIPLE, Predictor
 from depthnet.metrics import COUNT_KEYS, METRIC_KEYS
 from depthnet.modeling.fold import fold_batchnorm
 from depthnet.modeling.model import build_model, count_params
@@ -318,8 +318,8 @@ def benchmark(
 ) -> dict[str, Any]:
     """The whole benchmark as a JSON-able dict (module docstring)."""
     log = log or (lambda s: None)
-    if height % 8 or width % 8:
-        raise ValueError(f"--height and --width must be multiples of 8, got {height}x{width}")
+    if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
+        raise ValueError(f"--height and --width must be multiples of {SIZE_MULTIPLE}, got {height}x{width}")
     config = dataclasses.replace(preset(config_name), backbone_weights=None)
     result: dict[str, Any] = {
         "config": config_name,

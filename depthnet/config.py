@@ -146,6 +146,19 @@ def preset(name: str, **overrides: Any) -> ModelConfig:
     return ModelConfig(**{**presets[name], **overrides})
 
 
+PRESET_NAMES = ("full", "dfe_afb", "dfe", "baseline", "quick", "tiny")
+
+
+def describe_model(config: ModelConfig) -> str:
+    """'quick (full network, tiny backbone)' for a preset's config, else 'full network, resnet50 backbone'."""
+    parts = f"{config.variant} network, {config.backbone} backbone"
+    ours = {k: v for k, v in config.to_dict().items() if k != "backbone_weights"}
+    for name in PRESET_NAMES:
+        if {k: v for k, v in preset(name).to_dict().items() if k != "backbone_weights"} == ours:
+            return f"{name} ({parts})"
+    return parts
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything a run needs besides the model architecture (written to config.json)."""
@@ -253,7 +266,7 @@ def _quick_run(
         batch_size=PAPER_BATCH_SIZE,
         train_steps=steps,
         decay_steps=steps,
-        eval_every=steps,
+        eval_every=max(1, steps // 4),  # a validation curve of four points in TensorBoard
         checkpoint_every=max(1, steps // 4),
         log_every=100,
         image_every=max(1, steps // 4),
@@ -261,6 +274,7 @@ def _quick_run(
         dfe_end_lr=1e-5,
         dmg_lr=1e-3,
         dmg_end_lr=1e-5,
+        deterministic=True,  # seeded initialisers, fixed data order, deterministic ops: repeats on one machine
     )
 
 

@@ -8,7 +8,7 @@
 By default (`input='whole'`) the network sees the whole frame resized to the training scale (312x416
 for a 480x640 NYU frame: the model is fully convolutional and was trained on 240x320 crops of that
 scale); its prediction is bilinearly resized to the full-resolution ground truth and scored there.
-`input='black_border'` and `'center_crop'` are the peers' alternatives (:func:`network_input`).
+`input='black_border'` and `'center_crop'` are the peers' alternatives (:func:`apply_input_mode`).
 
 Every number depends on the protocol, so it is explicit and written next to the metrics
 (:class:`Protocol`, usually from a named preset of :mod:`depthnet.protocols`: `--protocol`, then
@@ -38,7 +38,7 @@ import tensorflow as tf
 
 from depthnet import data, protocols, records
 from depthnet.boundary_metrics import BOUNDARY_KEYS, BoundaryMetricAccumulator, DepthAndBoundaryAccumulator
-from depthnet.inference import REFERENCE_SIZE, flip_averaged, keras_predict_fn
+from depthnet.inference import REFERENCE_SIZE, SIZE_MULTIPLE, flip_averaged, keras_predict_fn, working_size_of
 from depthnet.metrics import METRIC_KEYS, DepthMetricAccumulator
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "ground_truth_kind",
     "iter_split_frames",
     "keras_predict_fn",
+    "network_input",
     "predict_with_protocol",
     "resize_rule_text",
     "write_results",
@@ -67,7 +68,9 @@ class Protocol:
     min_depth, max_depth: ground truth outside (min, max) is ignored; predictions are clipped to it.
     average: 'per_image' (metric per image, then mean) or 'pooled' (all valid pixels as one set).
     flip_tta: average the prediction with the mirrored prediction of the mirrored image.
-    input_size: the network input (H, W) the frame is resized to.
+    input_size: the working size (H, W): a frame is resized to its pixel count at the frame's own
+        aspect, sides multiples of 4 (:func:`depthnet.inference.working_size_of`; a 480x640 frame to
+        312x416, a 240x320 frame to 156x208). The size applied is recorded as `network_input`.
     ground_truth: 'filled', 'raw' or 'synthetic' depth, as the prepared split records it.
     name: the preset it came from (:mod:`depthnet.protocols`), '' for none; 'custom' when overridden.
     input: 'whole', 'black_border' or 'center_crop' (:data:`depthnet.protocols.INPUT_MODES`).
@@ -129,13 +132,38 @@ def ground_truth_kind(split_dir: str) -> str:
 predict_with_protocol = flip_averaged  # the protocol's flip test-time augmentation (depthnet.inference)
 
 
-def resize_rule_text(working: Sequence[int]) -> str:
-    """How a frame reaches the network and its prediction the ground truth, as written to metrics.json."""
+def resize_rule_text(working: Sequence[int], frame_size: Optional[Sequence[int]] = None) -> str:
+    """How a frame reaches the network and its prediction the ground truth, as written to metrics.json.
+
+    With `frame_size`, the text names the network input that frame size really gets.
+    """
+    frame = tuple(frame_size) if frame_size is not None else REFERENCE_SIZE
+    applied = working_size_of(frame[0], frame[1], working)
     return (
-        f"frame -> {working[0]}x{working[1]}'s pixel count at its aspect (sides multiples of 8; a "
-        f"{REFERENCE_SIZE[0]}x{REFERENCE_SIZE[1]} frame -> {working[0]}x{working[1]}), prediction bilinear "
-        f"to the ground truth"
+        f"frame -> {working[0]}x{working[1]}'s pixel count at its aspect (sides multiples of {SIZE_MULTIPLE}; a "
+        f"{frame[0]}x{frame[1]} frame -> {applied[0]}x{applied[1]}), prediction bilinear to the ground truth"
     )
+
+
+def split_frame_size(split_dir: str) -> tuple[int, int]:
+    """(H, W) of the first frame of a prepared split."""
+    dataset = tf.data.TFRecordDataset(records.shard_paths(split_dir)[:1]).take(1).map(records.parse_example)
+    for ex in dataset:
+        return int(ex["rgb"].shape[0]), int(ex["rgb"].shape[1])
+    raise ValueError(f"{split_dir} holds no frames")
+
+
+def network_input(split_dir: str, protocol: Protocol) -> list[int]:
+    """The network input size the split's frames get under `protocol` (THE rule of depthnet.inference)."""
+    height, width = split_frame_size(split_dir)
+    return list(working_size_of(height, width, protocol.input_size))
+
+
+def example_indices(total: int, keep: int) -> list[int]:
+    """`keep` frame indices spread evenly over `total` (the centre of each of `keep` equal runs), so panels
+    show different scenes rather than the first views of one room."""
+    keep = min(int(keep), int(total))
+    return [(2 * i + 1) * int(total) // (2 * keep) for i in range(keep)] if keep > 0 else []
 
 
 def evaluate_split(
@@ -150,12 +178,14 @@ def evaluate_split(
 ) -> tuple[dict[str, float], list[dict[str, np.ndarray]]]:
     """Scores `predict_fn` on a prepared split. Returns (metrics, up to `keep_examples` examples).
 
-    Each kept example is {'rgb': uint8 input, 'depth': full GT, 'pred': prediction at GT size}.
+    Each kept example is {'rgb': uint8 input, 'depth': full GT, 'pred': prediction at GT size}; the kept
+    frames are spread over the split (:func:`example_indices`).
     `scene_filter` keeps only some frames (a held-out validation set, :mod:`depthnet.holdout`).
     """
     accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    # THE resize rule (depthnet.inference), as depthnet-eval's Predictor applies it to each frame.
     dataset = data.eval_dataset(
-        split_dir, batch_size=batch_size, resize_to=tuple(protocol.input_size), scene_filter=scene_filter
+        split_dir, batch_size=batch_size, resize_to=tuple(network_input(split_dir, protocol)), scene_filter=scene_filter
     )
     total = None if scene_filter else records.read_manifest(split_dir)["num_frames"]
     if max_frames:
@@ -167,13 +197,16 @@ def evaluate_split(
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc="evaluating", unit="img")
+    wanted, index = set(example_indices(total, keep_examples) if total else range(keep_examples)), 0
     for batch in dataset:
         pred = predict_with_protocol(predict_fn, batch["image"], protocol.flip_tta)
         gt = batch["depth"].numpy()
         accumulator.update(gt, pred.numpy())
-        if len(examples) < keep_examples:
+        keep = [i for i in range(len(gt)) if index + i in wanted]
+        index += len(gt)
+        if keep:
             full = tf.image.resize(pred, tf.shape(batch["depth"])[1:3], method="bilinear").numpy()
-            for i in range(min(len(gt), keep_examples - len(examples))):
+            for i in keep:
                 rgb = tf.image.resize(batch["image"][i : i + 1], gt.shape[1:3])[0].numpy()
                 examples.append(
                     {
@@ -257,7 +290,8 @@ def evaluate_predictor(
         :class:`depthnet.inference.Predictor`. `protocol.flip_tta` averages it with its mirror image.
     frames: (rgb uint8 HxWx3, depth HxW metres, ...) tuples or records.Frame objects; 0 = invalid.
     protocol.input_size is only recorded here; the predictor resizes by its own rule.
-    Each kept example is {'rgb', 'depth', 'pred' (at the ground truth's size)}.
+    Each kept example is {'rgb', 'depth', 'pred' (at the ground truth's size)}; with `total`, the kept
+    frames are spread over the set (:func:`example_indices`), else the first ones.
     """
     accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
     examples: list[dict[str, np.ndarray]] = []
@@ -266,7 +300,8 @@ def evaluate_predictor(
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc="evaluating", unit="img")
-    for frame in frames:
+    wanted = set(example_indices(total, keep_examples) if total else range(keep_examples))
+    for index, frame in enumerate(frames):
         if isinstance(frame, records.Frame):
             rgb, depth = frame.rgb, frame.depth
         else:
@@ -275,13 +310,13 @@ def evaluate_predictor(
         depth = np.asarray(depth, np.float32)
         if depth.ndim == 3:
             depth = depth[..., 0]
-        rgb, depth, box = network_input(rgb, depth, protocol.input)
+        rgb, depth, box = apply_input_mode(rgb, depth, protocol.input)
         pred = predict_with_protocol(predict_fn, tf.constant(rgb[None]), protocol.flip_tta)
         pred = np.asarray(pred, np.float32)
         if box is not None:  # center_crop: the prediction covers the crop's region of the ground truth
             pred = paste_prediction(pred, depth.shape, box)
         accumulator.update(depth[None], pred)
-        if len(examples) < keep_examples:
+        if index in wanted:
             full = tf.image.resize(pred, depth.shape, method="bilinear").numpy()[0, ..., 0]
             examples.append({"rgb": rgb, "depth": depth, "pred": full})
         if bar is not None:
@@ -291,7 +326,7 @@ def evaluate_predictor(
     return accumulator.result(), examples
 
 
-def network_input(rgb: np.ndarray, depth: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, Any]:
+def apply_input_mode(rgb: np.ndarray, depth: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, Any]:
     """(network RGB, scored depth, crop box or None) for an input mode of :data:`depthnet.protocols.INPUT_MODES`.
 
     'whole': unchanged. 'black_border': RGB outside rows 7:474, cols 7:632 (of 480x640) set to 0, as in
@@ -339,14 +374,21 @@ def best_constant(split_dir: str, candidates: np.ndarray | None = None) -> tuple
     return best[1], {**best[2], **boundary.result()}
 
 
-def save_panels(output_dir: str, examples) -> list[str]:
-    """`panel_<i>.png` (RGB | truth | prediction) for each kept example; returns their paths."""
-    from depthnet.apps.visualize import depth_panel, save_png
+def save_panels(output_dir: str, examples, log: Optional[Callable[[str], None]] = None) -> list[str]:
+    """`panel_<i>.png` (RGB | truth | prediction) for each kept example; returns their paths.
+
+    One colour scale per panel covers both the truth and the prediction (`visualize.covering_range`);
+    `log` gets one line per panel with that range.
+    """
+    from depthnet.apps.visualize import covering_range, depth_panel, save_png
 
     os.makedirs(output_dir, exist_ok=True)
     paths = []
     for i, ex in enumerate(examples):
         path = os.path.join(output_dir, f"panel_{i}.png")
-        save_png(path, depth_panel(ex["rgb"], ex["pred"], ex["depth"]))
+        vmin, vmax = covering_range(ex["depth"], ex["pred"])
+        save_png(path, depth_panel(ex["rgb"], ex["pred"], ex["depth"], vmin=vmin, vmax=vmax))
+        if log is not None:
+            log(f"{path}: colour scale {vmin:.2f}-{vmax:.2f} m (covers truth and prediction)")
         paths.append(path)
     return paths

@@ -15,9 +15,11 @@ Resize rule (choice of ours; the paper only fixes NYU's 480x640 -> 312x416, i.e.
    photos are not aliased by step 3. NYU frames and anything smaller skip this step.
 3. Bilinear resize (half-pixel centres, no antialiasing: exactly the training pipeline's resize) to
    the *working size*: the size with the same pixel count as 312x416 and the input's aspect ratio,
-   each side rounded to the nearest multiple of 8 (at least 8). A 480x640 frame goes to 312x416 =
-   0.65x, the training scale, in either orientation; any camera with NYU's field of view lands at the
-   training scale whatever its resolution.
+   each side rounded to the nearest multiple of 4 (at least 4; the network's features are at 1/4).
+   A 480x640 frame goes to 312x416 = 0.65x, the training scale, in either orientation, and a
+   240x320 frame to a run's 156x208 exactly; any camera with NYU's field of view lands at the
+   training scale whatever its resolution. Training validation, the main job and `depthnet-eval`
+   all use this rule (:func:`depthnet.evaluation.evaluate_split`).
 4. The network predicts depth at half the working size; it is resized bilinearly to the input size.
 
 Inputs are refused below :func:`min_input_pixels` = 2028 pixels (e.g. 39x52): they would have to be
@@ -59,7 +61,7 @@ __all__ = [
 
 WORKING_SIZE: tuple[int, int] = tuple(data.NYU_RESIZE)  # (312, 416): the training scale of a 480x640 frame
 REFERENCE_SIZE: tuple[int, int] = tuple(data.NYU_SIZE)  # (480, 640): larger inputs are pre-shrunk (antialiased)
-SIZE_MULTIPLE = 8
+SIZE_MULTIPLE = 4  # the DFE works at 1/4 of the input: any multiple of 4 maps exactly (156x208 stays 156x208)
 MAX_UPSCALE = 8.0
 MAX_INPUT_PIXELS = 48_000_000  # e.g. 6000x8000; larger inputs are refused (module docstring)
 SERVING_INFO_NAME = "serving.json"
@@ -118,7 +120,7 @@ def _equal_area_scale(height: tf.Tensor, width: tf.Tensor, area: float) -> tf.Te
 def working_size(height, width, working: Sequence[int] = WORKING_SIZE) -> tf.Tensor:
     """int32 [2]: the network input size for an image of height x width (module docstring, step 3).
 
-    Same pixel count as `working`, the image's aspect ratio, sides rounded half-up to multiples of 8.
+    Same pixel count as `working`, the image's aspect ratio, sides rounded half-up to multiples of 4.
     Works on Python ints (eagerly) and on tensors inside a graph.
     """
     scale = _equal_area_scale(height, width, working[0] * working[1])

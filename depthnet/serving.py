@@ -9,17 +9,18 @@ Serving, `saved_model_cli`). Signatures:
     input ``images``: uint8 ``[batch, height, width, 3]`` RGB, any height and width (at least
     2028 pixels, e.g. 39x52); output ``depth``: float32 ``[batch, height, width, 1]`` metres at the
     input's size. In the graph: to [0, 1], resize to the working size (same pixel count as 312x416,
-    the input's aspect ratio, sides multiples of 8 -- a 480x640 frame goes to 312x416, the training
+    the input's aspect ratio, sides multiples of 4 -- a 480x640 frame goes to 312x416, the training
     scale; inputs larger than 480x640 are first shrunk with antialiasing), run the network, resize the
     depth bilinearly back to the input size. This is :func:`depthnet.predict.infer_depth`, the same
     function the Keras path runs.
 ``serving_bytes``
     input ``image_bytes``: string ``[batch]`` of encoded JPEG/PNG/BMP/GIF files (what TensorFlow
-    Serving's REST API receives as ``{"b64": ...}``); each is decoded with
-    ``tf.io.decode_image(channels=3, expand_animations=False)`` (grayscale -> RGB, alpha dropped, GIF
-    -> first frame) and the batch goes through ``serving_default``'s graph. All images of one request
-    must have the same size (the decoded batch is one dense tensor); send differently sized images in
-    separate requests. Output as ``serving_default``.
+    Serving's REST API receives as ``{"b64": ...}``); each is decoded by THE decoding rule of
+    :mod:`depthnet.decode` (JPEG with the accurate integer IDCT, grayscale -> RGB, alpha composited on
+    white, GIF -> first frame: the pixels `depthnet-predict` and training get from the same file; EXIF
+    orientation is not applied: send upright pixels) and the batch goes through ``serving_default``'s
+    graph. All images of one request must have the same size (the decoded batch is one dense tensor);
+    send differently sized images in separate requests. Output as ``serving_default``.
 
 Both refuse, with an explicit error, images above ``depthnet.inference.MAX_INPUT_PIXELS`` (48 MP;
 ``serving_bytes`` reads the size from the file header before decoding), an empty batch and (for
@@ -53,6 +54,7 @@ import tensorflow as tf
 
 from depthnet import data, export_dirs
 from depthnet.checkpoints import checkpoint_path, read_run_config_json, restore_model
+from depthnet.decode import decode_tf
 from depthnet.inference import (
     IMAGES_SPEC,
     MAX_UPSCALE,
@@ -75,9 +77,7 @@ def decode_batch(image_bytes: tf.Tensor) -> tf.Tensor:
     """string [B] of encoded images -> uint8 [B, H, W, 3]; all must decode to one size."""
     tf.debugging.assert_greater(tf.size(image_bytes), 0, message="serving_bytes needs at least one image")
 
-    def decode(data: tf.Tensor) -> tf.Tensor:
-        image = tf.io.decode_image(data, channels=3, dtype=tf.uint8, expand_animations=False)
-        return tf.ensure_shape(image, [None, None, 3])
+    decode = decode_tf  # THE decoding rule (depthnet.decode): the pixels depthnet-predict and training get
 
     first = tf.shape(decode(image_bytes[0]))
 

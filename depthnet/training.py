@@ -25,12 +25,12 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet import data, data_checks, distribute
-from depthnet.checkpoint_guard import GoodCheckpoints, weights_problem
 from depthnet.boundary_metrics import BOUNDARY_KEYS
+from depthnet.checkpoint_guard import GoodCheckpoints, weights_problem
 from depthnet.checkpoints import write_run_config
-from depthnet.config import ModelConfig, TrainConfig
+from depthnet.config import ModelConfig, TrainConfig, describe_model
 from depthnet.errors import NonFiniteLossError
-from depthnet.evaluation import Protocol, evaluate_split, ground_truth_kind, write_results
+from depthnet.evaluation import Protocol, evaluate_split, ground_truth_kind, network_input, write_results
 from depthnet.holdout import plan_holdout
 from depthnet.inference import keras_predict_fn
 from depthnet.metrics import METRIC_KEYS
@@ -93,6 +93,15 @@ def validate(
     return metrics
 
 
+def make_deterministic(seed: int) -> None:
+    """Seeded initialisers (Keras, numpy, Python, TF) and deterministic TF ops: with `deterministic` (and the
+    data order it fixes) a one-device run repeats itself exactly on one machine (WORKSPACE: cost measured)."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
 def _format_eta(seconds: float) -> str:
     seconds = int(max(0, seconds))
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -110,7 +119,7 @@ def _start_message(
     )
     return (
         f"{'resumed from ' + restored if restored else 'starting'} at step {start}/{run.total_steps} "
-        f"({model_config.variant}/{model_config.backbone}, batch {run.batch_size}, "
+        f"({describe_model(model_config)}, batch {run.batch_size}, "
         f"decay over {run.resolved_decay_steps} steps{extras})"
     )
 
@@ -302,6 +311,8 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     validation = held_out.to_dict() if held_out else {"kind": "prepared split", "split_dir": val_dir}
     if chief:
         write_run_config(run, model_config, extra={"validation": validation})
+    if run.deterministic and run.strategy == "default":
+        make_deterministic(run.seed)
     trainer = Trainer(model_config, run, strategy=strategy)
     restored = trainer.restore()
     for path, problem in trainer.skipped:
@@ -341,6 +352,8 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
             writer.flush()
     summary = {
         "step": step,
+        "started_at_step": start,
+        "trained_steps": step - start,
         "checkpoint": trainer.manager.latest_checkpoint,
         "best_checkpoint": trainer.best_manager.latest_checkpoint,
         "best_abs_rel": float(trainer.best_abs_rel.numpy()),
@@ -356,6 +369,7 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
                 "checkpoint": trainer.manager.latest_checkpoint,
                 "split": val_dir,
                 "validation": validation,
+                "network_input": network_input(val_dir, protocol),
             },
         )
     return summary

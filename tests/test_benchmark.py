@@ -77,6 +77,7 @@ def test_cli_prints_the_json_shape(tmp_path):
             "--matmul_iterations=1",
             "--profile",
             f"--output_json={out}",
+            "--json",  # the whole result on stdout (the default is a short table: tests/cli/test_bench_table.py)
         ],
         capture_output=True,
         text=True,

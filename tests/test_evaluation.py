@@ -337,3 +337,41 @@ def test_run_is_evaluated_at_its_own_training_scale(tmp_path_factory):
     model_dir, _ = shared_tiny_run(tmp_path_factory)
     assert preset("tiny").input_size == (64, 96)
     assert Predictor.from_model_dir(model_dir).working == data.resize_for_crop((64, 96)) == (84, 124)
+
+
+# ---------------------------------------------------------------------------------------------- one size rule
+
+
+def test_size_reported_is_the_size_applied_and_both_paths_apply_it(tmp_path_factory):
+    """Training validation / the main job (evaluate_split) and depthnet-eval (a Predictor) feed a frame at the one
+    working size of depthnet.inference, and the results report that size."""
+    from depthnet.checkpoints import restore_model
+    from depthnet.evaluation import network_input, resize_rule_text
+    from depthnet.inference import Predictor, working_size_of
+
+    assert working_size_of(240, 320, (156, 208)) == (156, 208)  # the quick run: no 160x208 any more
+    assert working_size_of(480, 640, (156, 208)) == (156, 208) and working_size_of(480, 640) == (312, 416)
+    model_dir, data_root = shared_tiny_run(tmp_path_factory)
+    split = os.path.join(data_root, "test")  # 78x104 frames; the tiny run's working size is 84x124
+    model, _ = restore_model(model_dir, "latest")
+    predictor = Predictor.from_keras(model, working=(84, 124))
+    protocol = Protocol(input_size=(84, 124))
+    applied = predictor.working_size_for(78, 104)
+    assert network_input(split, protocol) == list(applied) == [88, 116]
+    assert "a 78x104 frame -> 88x116" in resize_rule_text((84, 124), (78, 104))
+    ours, _ = evaluate_predictor(predictor, iter_split_frames(split), protocol)
+    validation, _ = evaluate_split(keras_predict_fn(model), split, protocol)
+    for key in ("abs_rel", "rmse", "log10", "delta1", "num_pixels"):
+        assert validation[key] == pytest.approx(ours[key], rel=1e-5), key
+    # A different input size gives other numbers: the equality above is not an accident.
+    wider = Predictor.from_keras(model, working=(84, 164))
+    other, _ = evaluate_predictor(wider, iter_split_frames(split), protocol)
+    assert other["abs_rel"] != pytest.approx(ours["abs_rel"], rel=1e-5)
+
+
+def test_panels_show_frames_spread_over_the_split():
+    from depthnet.evaluation import example_indices
+
+    picked = example_indices(60, 4)  # the main job: 60 held-out frames, four views per synthetic room
+    assert picked == [7, 22, 37, 52] and len({i // 4 for i in picked}) == 4  # four different rooms
+    assert example_indices(2, 4) == [0, 1] and example_indices(5, 0) == []

@@ -10,7 +10,7 @@ from helpers import run_cli, script
 
 from data_prep import write_frames
 from depthnet import protocols, records
-from depthnet.evaluation import Protocol, evaluate_predictor, network_input
+from depthnet.evaluation import Protocol, apply_input_mode, evaluate_predictor
 from depthnet.metrics import CROP_BOXES_480x640, compute_depth_metrics, crop_bounds
 
 
@@ -118,15 +118,15 @@ def test_ground_truth_kind_of_every_source():
 def test_input_modes_black_border_and_center_crop_boxes():
     rgb = np.full((480, 640, 3), 255, np.uint8)
     depth = np.full((480, 640), 2.0, np.float32)
-    black, same, box = network_input(rgb, depth, "black_border")
+    black, same, box = apply_input_mode(rgb, depth, "black_border")
     assert box is None and same is depth
     assert black[7:474, 7:632].min() == 255 and black[:7].max() == 0 and black[474:].max() == 0
     assert black[:, :7].max() == 0 and black[:, 632:].max() == 0
-    crop, scored, box = network_input(rgb, depth, "center_crop")
+    crop, scored, box = apply_input_mode(rgb, depth, "center_crop")
     assert box == (55, 425, 74, 566) and crop.shape == (370, 492, 3)  # 240x320 of 312x416, at 480x640
     assert (scored > 0).sum() == 370 * 492 and scored[55:425, 74:566].min() == 2.0
     with pytest.raises(ValueError, match="whole, black_border, center_crop"):
-        network_input(rgb, depth, "letterbox")
+        apply_input_mode(rgb, depth, "letterbox")
 
 
 def test_center_crop_input_scores_only_the_crop_region():

@@ -13,6 +13,7 @@ from helpers import BIN, shared_tiny_run
 from helpers import run_cli as _run
 from helpers import script as _script
 
+from depthnet.decode import decode_bytes
 from depthnet.inference import MAX_UPSCALE, InputError, Predictor, check_input_size, min_input_pixels, working_size_of
 
 
@@ -51,9 +52,10 @@ def test_working_size_rule_keeps_the_training_scale():
     assert working_size_of(640, 480) == (416, 312)  # portrait: same scale
     assert working_size_of(240, 320) == (312, 416)  # a half-size NYU frame: same field of view
     assert working_size_of(120, 160) == (312, 416)
-    assert working_size_of(97, 131) == (312, 416)
+    assert working_size_of(97, 131) == (312, 420)  # sides multiples of 4 (was 8): its 1.35 aspect, 420/312 = 1.346
+    assert working_size_of(240, 320, (156, 208)) == (156, 208)  # the quick run's frames: exactly its training scale
     h, w = working_size_of(1000, 1500)
-    assert h % 8 == 0 and w % 8 == 0 and abs(h * w / (312 * 416) - 1) < 0.05 and abs(w / h - 1.5) < 0.05
+    assert h % 4 == 0 and w % 4 == 0 and abs(h * w / (312 * 416) - 1) < 0.05 and abs(w / h - 1.5) < 0.05
     assert min_input_pixels() == 312 * 416 // int(MAX_UPSCALE) ** 2 == 2028
     check_input_size(39, 52)
     with pytest.raises(InputError, match=r"minimum is 2028 pixels \(e.g. 39x52\)"):
@@ -158,7 +160,7 @@ def test_both_signatures_give_the_same_depth(exported):
     b = loaded.signatures["serving_bytes"](image_bytes=png)["depth"].numpy()
     np.testing.assert_array_equal(a, b)
     jpeg = tf.io.encode_jpeg(images[0], quality=95)
-    decoded = tf.io.decode_image(jpeg, channels=3, expand_animations=False)[None]
+    decoded = decode_bytes(jpeg.numpy())[None]  # THE decoding rule (depthnet.decode), as depthnet-predict
     np.testing.assert_array_equal(
         loaded.signatures["serving_bytes"](image_bytes=jpeg[None])["depth"].numpy(),
         loaded.signatures["serving_default"](images=decoded)["depth"].numpy(),
@@ -170,6 +172,20 @@ def test_both_signatures_give_the_same_depth(exported):
         loaded.signatures["serving_bytes"](image_bytes=mixed)
     with pytest.raises(tf.errors.InvalidArgumentError, match="minimum is 163 pixels"):
         loaded.signatures["serving_default"](images=tf.zeros([1, 6, 8, 3], tf.uint8))
+
+
+def test_a_jpeg_file_gives_the_same_depth_through_serving_bytes_predict_and_the_keras_run(exported, tmp_path):
+    """THE decoding rule end to end: one JPEG (4:2:0) -> serving_bytes == depthnet-predict's path (load_rgb + the
+    SavedModel) == the Keras run; before, TF's fast IDCT gave serving other pixels and centimetres of depth."""
+    from PIL import Image
+
+    from depthnet.apps.imageio import load_rgb
+
+    Image.fromarray(_images(11, 97, 131)[0]).save(tmp_path / "photo.jpg", quality=75, subsampling=2)
+    loaded = tf.saved_model.load(exported[0])
+    served = loaded.signatures["serving_bytes"](image_bytes=tf.constant([(tmp_path / "photo.jpg").read_bytes()]))
+    predicted = Predictor.from_saved_model(exported[0]).predict(load_rgb(tmp_path / "photo.jpg"))
+    np.testing.assert_array_equal(served["depth"].numpy()[0, ..., 0], predicted)
 
 
 def test_failed_export_leaves_the_old_model_and_no_half_model(exported, tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from data_prep.readers.base import DEPTH_ENCODINGS, BadInputError
+from depthnet.decode import exif_orientation, pil_to_rgb
 
 # NYU raw Kinect disparity -> metres (NYU toolbox depth_rel2depth_abs / Open3D CreateRGBDImageFromNYUFormat).
 KINECT_INVALID = 2047
@@ -38,7 +39,9 @@ def _open_image(path: str):
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """Any PIL-readable colour image -> uint8 HxWx3 (grey/palette/alpha converted, 16-bit refused)."""
+    """Any PIL-readable colour image -> uint8 HxWx3 by THE decoding rule of :mod:`depthnet.decode` (JPEG ISLOW,
+    alpha composited on white, grey/palette converted): the pixels depthnet-predict and serving_bytes get from
+    the same file. Single-channel 16/32-bit images (depth-like) and rotating EXIF tags are refused."""
     img = _open_image(path)
     if img.mode.startswith("I") or img.mode == "F":
         raise BadInputError(
@@ -46,9 +49,18 @@ def read_rgb(path: str) -> np.ndarray:
             f"RGB image is a {img.mode} single-channel image (16/32-bit), which looks like depth; "
             "are the RGB and depth columns/folders swapped?",
         )
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return np.asarray(img, dtype=np.uint8)
+    orientation = exif_orientation(img)
+    if orientation != 1:
+        raise BadInputError(
+            path,
+            f"RGB image has EXIF orientation {orientation} (displayed rotated/mirrored) but its depth map is stored "
+            "unrotated; rotate the pixels and drop the tag first (e.g. exiftool -Orientation=1 -n, or PIL's "
+            "ImageOps.exif_transpose) and rotate the depth the same way",
+        )
+    try:
+        return pil_to_rgb(img, path)
+    except ValueError as e:
+        raise BadInputError(path, str(e)) from e
 
 
 def read_depth_u16(path: str) -> np.ndarray:

@@ -211,3 +211,19 @@ def focus_depth_at(depth: np.ndarray, row: int, col: int, window: int = 5) -> fl
             "pick another pixel or a larger window"
         )
     return float(np.median(values))
+
+
+def focus_warning(depth: np.ndarray, focus_depth: float) -> str | None:
+    """A warning when the focal plane lies outside the depth map's valid range (the whole picture would blur), else
+    None. A focus taken from the map itself (:func:`focus_depth_at`) always lies inside it."""
+    depth, valid = _check_depth(depth)
+    if not valid.any():
+        return None
+    lo, hi = float(depth[valid].min()), float(depth[valid].max())
+    if lo <= float(focus_depth) <= hi:
+        return None
+    return (
+        f"focus depth {float(focus_depth):.2f} m lies outside the predicted depth range {lo:.2f}-{hi:.2f} m, so the "
+        f"whole image is blurred; focus on a pixel instead (--focus_pixel=row,col; the default is the image centre) "
+        f"or give a --focus_depth inside that range"
+    )

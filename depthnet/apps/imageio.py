@@ -2,7 +2,8 @@
 
 Conventions
 -----------
-- :func:`load_rgb` always returns a ``uint8`` H x W x 3 array in RGB order, upright (EXIF orientation applied).
+- :func:`load_rgb` always returns a ``uint8`` H x W x 3 array in RGB order, upright (EXIF orientation applied), by
+  THE decoding rule of :mod:`depthnet.decode` (shared with depthnet-prepare and the ``serving_bytes`` signature).
   - Alpha (RGBA, LA, PA, palette with transparency) is composited **on white**: fully transparent pixels often
     hold undefined colours (frequently black), and white is what image viewers and browsers show.
     Opaque images are unchanged by the composite.
@@ -26,6 +27,8 @@ from typing import IO
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from depthnet.decode import decode_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff", ".webp")
 DEPTH_PNG_MAX = 65535  # largest storable uint16 value; anything above becomes 0 (invalid)
@@ -115,55 +118,15 @@ def _open_decoded(path: str | os.PathLike) -> Image.Image:
     return img
 
 
-def _to_uint8_from_16bit(a: np.ndarray, path: str | os.PathLike) -> np.ndarray:
-    a = np.asarray(a)
-    if a.size and (a.min() < 0 or a.max() > 65535):
-        raise ValueError(
-            f"{os.fspath(path)!r} holds integer samples outside 0..65535 (32-bit image?); "
-            "convert it to an 8- or 16-bit RGB/grayscale image first"
-        )
-    return (a.astype(np.uint32) >> 8).astype(np.uint8)
-
-
-def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
-    """uint8 HxWx4 -> uint8 HxWx3, ``alpha * colour + (1 - alpha) * white``, rounded."""
-    rgb = rgba[..., :3].astype(np.float32)
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    return np.rint(rgb * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
-
-
 def load_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image file (PNG/JPEG/PPM/BMP/TIFF/...) as an upright uint8 H x W x 3 RGB array.
 
-    Handles grayscale, palette, CMYK, alpha (composited on white), 16-bit grayscale / colour (``v >> 8``) and the EXIF
-    orientation tag. Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for data that is
-    not an image, is corrupt or truncated, or has an unsupported sample type (float / 32-bit integer).
+    THE decoding rule of :mod:`depthnet.decode` (the same pixels as training data and ``serving_bytes``):
+    grayscale, palette, CMYK, alpha (composited on white), 16-bit grayscale / colour (``v >> 8``) and the EXIF
+    orientation tag. Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for data that
+    is not an image, is corrupt or truncated, or has an unsupported sample type (float / 32-bit integer).
     """
-    img = _open_decoded(path)
-    mode = img.mode
-    if mode == "P" and "transparency" in img.info:
-        img, mode = img.convert("RGBA"), "RGBA"
-    if mode == "RGB":
-        out = np.asarray(img, dtype=np.uint8)
-    elif mode.startswith("I;16") or mode == "I":
-        gray = _to_uint8_from_16bit(np.asarray(img), path)
-        out = np.repeat(gray[..., None], 3, axis=2)
-    elif mode == "F":
-        raise ValueError(
-            f"{os.fspath(path)!r} is a floating-point image (mode F); depth maps are not RGB input - "
-            "pass a colour photo, or convert the file to 8-bit RGB first"
-        )
-    elif mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        out = _composite_on_white(np.asarray(img.convert("RGBA"), dtype=np.uint8))
-    else:  # L, 1, P, CMYK, YCbCr, LAB, HSV, ...
-        try:
-            out = np.asarray(img.convert("RGB"), dtype=np.uint8)
-        except Exception as e:
-            raise ValueError(f"cannot convert {os.fspath(path)!r} (mode {mode}) to RGB: {e}") from None
-    out = np.ascontiguousarray(out)
-    if out.ndim != 3 or out.shape[2] != 3 or out.shape[0] == 0 or out.shape[1] == 0:
-        raise ValueError(f"{os.fspath(path)!r} decoded to an unexpected array of shape {out.shape}")
-    return out
+    return decode_bytes(_read_bytes(path), os.fspath(path))
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ which also keeps outputs off input files and refuses existing files without `ove
 - with `point_cloud`: `<stem>.ply`, a binary coloured PLY back-projected through the camera
   intrinsics (NYU's Kinect by default, rescaled to the image);
 - with `bokeh`: `<stem>_bokeh.png`, synthetic depth of field focused at `focus_depth` metres, or at
-  the depth under `focus_pixel` (median of a 5x5 window), or by default at the image centre;
+  the depth under `focus_pixel` (median of a 5x5 window), or by default at the image centre; a focus
+  depth outside the predicted range is warned about (the whole picture would blur);
 
 plus `predictions.json` (inputs, outputs, errors, the model and the settings). An input that cannot
 be used is reported with the reason and skipped; the other images are still written.
@@ -65,6 +66,9 @@ def write_outputs(
             focus_depth = bokeh_lib.focus_depth_at(depth, int(row), int(col))
             record["focus_pixel"] = [int(row), int(col)]
         record["focus_depth"] = float(focus_depth)
+        warning = bokeh_lib.focus_warning(depth, focus_depth)
+        if warning:
+            record["warning"] = warning
     with imageio.atomic_write(paths["npy"]) as f:
         np.save(f, depth.astype(np.float32))
     imageio.save_depth_png16(paths["depth_png"], depth)
@@ -169,6 +173,8 @@ def run_predict(
     for path, stem in zip(iterator, stems):
         try:
             results.append(_predict_image(path, predictor, output_dir, stem, args, flip_tta, options))
+            if results[-1].get("warning"):
+                log(f"warning: {path}: {results[-1]['warning']}")
         except (InputError, ValueError, OSError, tf.errors.InvalidArgumentError) as e:
             message = getattr(e, "message", None) or str(e)
             errors.append({"input": path, "error": message})

@@ -51,6 +51,18 @@ def depth_range(*depths: np.ndarray | None, lo: float = 2.0, hi: float = 98.0) -
     return vmin, vmax
 
 
+def covering_range(*depths: np.ndarray | None) -> tuple[float, float]:
+    """One (vmin, vmax) covering each map's own :func:`depth_range` (maps without a valid pixel are skipped).
+
+    Unlike the percentiles of all pixels pooled, a map far off the others (a prediction that is everywhere too
+    far) keeps its own colours instead of being clipped to the end of the scale.
+    """
+    ranges = [depth_range(d) for d in depths if d is not None and valid_mask(d).any()]
+    if not ranges:
+        raise ValueError("no valid depth (finite and > 0) to derive a colour range from; pass vmin and vmax explicitly")
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
 def _lut(cmap: str) -> np.ndarray:
     import matplotlib
 
@@ -221,24 +233,32 @@ def depth_panel(
 ) -> np.ndarray:
     """RGB | ground truth | prediction (or RGB | prediction) with ONE shared colour scale and a colour bar in metres.
 
-    The shared range defaults to :func:`depth_range` of the ground truth when given (the reference, so a biased
-    prediction shows up as wrong colours instead of being re-normalised away), else of the prediction. The panel height
-    defaults to the RGB height; maps of other sizes are resized to it.
+    The shared range defaults to :func:`covering_range` of the ground truth and the prediction: it covers both, so a
+    prediction that is everywhere too far or too near shows its own (wrong) colours instead of one clipped field, and
+    equal depths get equal colours. The default titles print each map's own 2-98% range. The panel height defaults to
+    the RGB height; maps of other sizes are resized to it.
     """
     if vmin is None or vmax is None:
-        lo, hi = depth_range(gt if gt is not None and valid_mask(gt).any() else pred)
+        lo, hi = covering_range(gt, pred)
         vmin = lo if vmin is None else vmin
         vmax = hi if vmax is None else vmax
     images = [np.asarray(rgb)]
     default_titles = ["RGB"]
     if gt is not None:
         images.append(colorize(gt, vmin, vmax, cmap))
-        default_titles.append("ground truth")
+        default_titles.append("truth " + _range_text(gt))
     images.append(colorize(pred, vmin, vmax, cmap))
-    default_titles.append("prediction")
+    default_titles.append("prediction " + _range_text(pred))
     return panel(
         images, list(titles) if titles is not None else default_titles, height=height, colorbar=(vmin, vmax, cmap)
     )
+
+
+def _range_text(depth: np.ndarray) -> str:
+    if not valid_mask(depth).any():
+        return "(no valid depth)"
+    lo, hi = depth_range(depth)
+    return f"{lo:.2f}-{hi:.2f} m"
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> None:

@@ -3,6 +3,12 @@
     depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,8 --iterations=5
     depthnet-bench --config=quick --iterations=3 --output_json=bench.json
     depthnet-bench --runtime=tf,litert,onnx --precision=fp32,bf16,fp16,int8 (:mod:`depthnet.runtime_bench`)
+    depthnet-bench --config=full --height=240 --width=320 --json     # the paper's efficiency input, as JSON
+
+Prints a short table (precision, batch, frames/s, ms/frame, GFLOP/s, ratios to the matmul references);
+`--json` prints the whole result instead (`--output_json` writes it to a file either way). The input
+defaults to the config's working size (`full`: 312x416, `quick`: 156x208), the size `depthnet-eval`
+and `depthnet-predict` feed a 480x640 frame at.
 
 What is measured and printed: :mod:`depthnet.benchmark`.
 """
@@ -26,8 +32,8 @@ def define_flags() -> None:
     flags.DEFINE_list("batch_sizes", ["1", "8"], "Comma-separated batch sizes.")
     flags.DEFINE_integer("iterations", 5, "Timed calls per batch size.")
     flags.DEFINE_integer("warmup", 1, "Untimed calls first (the first one traces).")
-    flags.DEFINE_integer("height", 240, "Input height (multiple of 8).")
-    flags.DEFINE_integer("width", 320, "Input width (multiple of 8).")
+    flags.DEFINE_integer("height", None, "Input height (multiple of 4; default: the config's working size).")
+    flags.DEFINE_integer("width", None, "Input width (multiple of 4; default: the config's working size).")
     flags.DEFINE_integer("matmul_size", 4096, "Reference matmul size n (n x n times n x n).")
     flags.DEFINE_integer("matmul_iterations", 3, "Timed reference matmuls.")
     flags.DEFINE_boolean("tf_profiler", True, "Also count FLOPs with tf.compat.v1.profiler (cross-check).")
@@ -71,11 +77,28 @@ def _runtime_bench() -> dict:
         entries=FLAGS.runtime_entries,
         log=lambda s: print(s, file=sys.stderr, flush=True),
     )
+    flags.DEFINE_boolean("json", False, "Print the whole result as JSON instead of the table.")
+
+
+def _input_size() -> tuple[int, int]:
+    """--height x --width, or by default the config's working size (what eval and predict feed a 480x640 frame)."""
+    from depthnet import data
+    from depthnet.config import preset
+
+    if (FLAGS.height is None) != (FLAGS.width is None):
+        raise common.UsageError("give both --height and --width, or neither (the config's working size)")
+    if FLAGS.height is not None:
+        return FLAGS.height, FLAGS.width
+    try:
+        return data.resize_for_crop(preset(FLAGS.config).input_size)
+    except ValueError as e:
+        raise common.UsageError(str(e)) from e
 
 
 def main(argv) -> int:
     from depthnet.apps.imageio import atomic_write
     from depthnet.benchmark import benchmark, precision_accuracy
+    from depthnet.cli.bench_table import format_bench_table
 
     common.no_extra_args(argv)
     if FLAGS.runtime:
@@ -93,12 +116,13 @@ def main(argv) -> int:
         raise common.UsageError("--batch_sizes must be positive integers")
     if bool(FLAGS.accuracy_model_dir) != bool(FLAGS.accuracy_data_dir):
         raise common.UsageError("--accuracy_model_dir and --accuracy_data_dir go together")
+    height, width = _input_size()
     result = benchmark(
         FLAGS.config,
         FLAGS.precision,
         batch_sizes,
-        FLAGS.height,
-        FLAGS.width,
+        height,
+        width,
         FLAGS.iterations,
         FLAGS.warmup,
         FLAGS.matmul_size,
@@ -119,7 +143,7 @@ def main(argv) -> int:
             ),
         }
     text = json.dumps(result, indent=2)
-    print(text)
+    print(text if FLAGS.json else format_bench_table(result))
     if FLAGS.output_json:
         with atomic_write(FLAGS.output_json, "w") as f:
             f.write(text + "\n")

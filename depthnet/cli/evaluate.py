@@ -194,6 +194,18 @@ def _predictor(checkpoint: str, input_mode: str):
     return Predictor.from_model_dir(FLAGS.model_dir, checkpoint, FLAGS.precision, working=crop)
 
 
+def _peek_frame_size(frames):
+    """(the same frames, (H, W) of the first one or None): the size the protocol reports is the one applied."""
+    import itertools
+
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        return iter(()), None
+    rgb = first.rgb if hasattr(first, "rgb") else first[0]
+    return itertools.chain([first], frames), tuple(int(s) for s in rgb.shape[:2])
+
+
 def main(argv) -> int:
     from depthnet.evaluation import evaluate_predictor, format_table, resize_rule_text, save_panels, write_results
 
@@ -208,6 +220,7 @@ def main(argv) -> int:
         raise common.UsageError("--output_dir is required with --saved_model or --predictions")
     limit = FLAGS.max_frames or None
     frames, total, kind, data_info, reader = _prepared_split(limit) if FLAGS.data_dir else _labeled_mat(limit)
+    frames, frame_size = _peek_frame_size(frames)
     try:
         if FLAGS.predictions:
             from depthnet.scoring import score_predictions
@@ -215,6 +228,7 @@ def main(argv) -> int:
             protocol, notes = resolve_protocol(data_info.get("frame_size"), kind, data_info.get("frame_size") or (0, 0))
             model_info = {"source": "predictions", "predictions": os.path.abspath(FLAGS.predictions)}
             resize_rule = "predictions as stored, resized bilinearly to the ground truth"
+            network_input = None
             metrics, examples = score_predictions(
                 FLAGS.predictions, frames, protocol, FLAGS.predictions_order, FLAGS.png_scale, FLAGS.panels
             )
@@ -224,7 +238,8 @@ def main(argv) -> int:
             notes = [note] * bool(note) + notes
             predictor = _predictor(checkpoint, protocol.input)
             protocol.input_size = predictor.working
-            model_info, resize_rule = predictor.info, resize_rule_text(predictor.working)
+            model_info, resize_rule = predictor.info, resize_rule_text(predictor.working, frame_size)
+            network_input = list(predictor.working_size_for(*frame_size)) if frame_size else None
             metrics, examples = evaluate_predictor(
                 predictor, frames, protocol, total=total, progress=FLAGS.progress, keep_examples=FLAGS.panels
             )
@@ -237,10 +252,11 @@ def main(argv) -> int:
         "preset": protocol.preset_info(),
         "notes": notes,
         "resize_rule": resize_rule,
+        "network_input": network_input,
         "evaluated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     path = write_results(output_dir, metrics, protocol, extra)
-    save_panels(output_dir, examples)
+    save_panels(output_dir, examples, log=print)
     print(format_table({"ours" if not FLAGS.predictions else "predictions": metrics}))
     print(f"\nProtocol: {protocol.describe()}")
     info = protocol.preset_info()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 from absl import flags
@@ -43,6 +44,7 @@ def main(argv) -> int:
         evaluate_split,
         format_table,
         keras_predict_fn,
+        network_input,
         save_panels,
     )
     from depthnet.training import train
@@ -73,13 +75,14 @@ def main(argv) -> int:
     metrics, examples = evaluate_split(keras_predict_fn(model), val_dir, protocol, keep_examples=4)
     constant, constant_metrics = best_constant(val_dir)
     eval_dir = os.path.join(FLAGS.run_dir, "eval")
-    pictures = save_panels(eval_dir, examples)
+    pictures = save_panels(eval_dir, examples, log=lambda s: print("  " + s, flush=True))
     result = {
         "model": metrics,
         "best_constant": {"depth_m": constant, **constant_metrics},
         "steps": summary["step"],
         "checkpoint": summary["checkpoint"],
-        "minutes": (time.time() - start) / 60.0,
+        "network_input": network_input(val_dir, protocol),
+        "minutes": _minutes(os.path.join(eval_dir, "main_job.json"), summary, start),
     }
     result["detail"] = _detail_files(eval_dir, examples[0]) if examples else {}
     with open(os.path.join(eval_dir, "main_job.json"), "w", encoding="utf-8") as f:
@@ -94,7 +97,7 @@ def main(argv) -> int:
     print("(dbe_acc, dbe_comp: depth-edge distances in pixels, lower is better; boundary_f1: higher is better)")
     print()
     print(f"checkpoint   {summary['checkpoint']}")
-    print(f"TensorBoard  tensorboard --logdir {FLAGS.run_dir}")
+    print(f"TensorBoard  {_tensorboard()} --logdir {FLAGS.run_dir}")
     print(f"metrics      {os.path.join(eval_dir, 'metrics.json')}  and  {os.path.join(eval_dir, 'main_job.json')}")
     print(f"pictures     {', '.join(pictures)}")
     for what, path in result["detail"].items():
@@ -117,6 +120,31 @@ def _detail_files(eval_dir: str, example: dict) -> dict[str, str]:
     pointcloud.write_ply(truth, *pointcloud.backproject(example["depth"], NYU_INTRINSICS, example["rgb"]))
     outputs = record["outputs"]
     return {"point cloud": outputs["ply"], "truth cloud": truth, "bokeh": outputs["bokeh"]}
+
+
+def _tensorboard() -> str:
+    """The tensorboard command of this interpreter's environment (e.g. `.venv/bin/tensorboard`)."""
+    path = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    if not os.path.exists(path):
+        return "tensorboard"
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") and os.sep in rel else path
+
+
+def _minutes(path: str, summary: dict, start: float) -> float:
+    """Wall minutes of the job that trained this checkpoint: a re-run that only re-evaluates keeps the earlier
+    figure (plus its own few seconds are not counted), a resumed run adds to it."""
+    now = (time.time() - start) / 60.0
+    try:
+        with open(path, encoding="utf-8") as f:
+            before = json.load(f)
+    except (OSError, ValueError):
+        return now
+    if summary.get("trained_steps", 1) == 0 and before.get("checkpoint") == summary["checkpoint"]:
+        return float(before.get("minutes", now))
+    if summary.get("started_at_step", 0) > 0:
+        return float(before.get("minutes", 0.0)) + now
+    return now
 
 
 def run() -> None:

@@ -291,6 +291,20 @@ def test_depth_panel_shares_one_scale(nyu_frame):
     assert np.abs(gt_img[:, :80].astype(int) - pred_img[:, :80]).mean() > 10  # the error is visible
 
 
+def test_panel_colour_range_covers_a_prediction_that_is_everywhere_too_far():
+    """A prediction 3x too far keeps its own colours on the shared scale instead of one clipped dark field."""
+    gt = np.tile(np.linspace(1.0, 3.0, 160), (120, 1))
+    pred = gt * 3.0  # 3-9 m: entirely beyond the truth's range
+    vmin, vmax = visualize.covering_range(gt, pred)
+    assert vmin <= visualize.depth_range(gt)[0] and vmax >= visualize.depth_range(pred)[1]
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    out = visualize.depth_panel(rgb, pred, gt)
+    m, th, h, w = visualize.PANEL_MARGIN, visualize.TITLE_HEIGHT, 120, 160
+    pred_img = out[m + th : m + th + h, 3 * m + 2 * w : 3 * m + 3 * w].astype(int)
+    assert len({tuple(c) for c in pred_img[60]}) > 50  # a gradient, not one colour
+    np.testing.assert_array_equal(pred_img, visualize.colorize(pred, vmin, vmax))  # the printed scale is the one used
+
+
 # ----------------------------------------------------------------------------------------------------------------------
 # pointcloud
 # ----------------------------------------------------------------------------------------------------------------------

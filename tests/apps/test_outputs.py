@@ -206,3 +206,26 @@ def test_duplicate_stems_and_per_image_errors_in_process(tmp_path):
     ]
     assert summary["num_errors"] == 1 and "outside the 48x64" in summary["errors"][0]["error"]
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "img_depth.npy"), np.full((60, 80), 2.0, np.float32))
+
+
+def test_a_focus_outside_the_predicted_range_is_warned_and_the_default_is_the_centre(tmp_path):
+    rgb = np.random.default_rng(1).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    depth = np.tile(np.linspace(1.59, 3.33, 80, dtype=np.float32), (60, 1))  # the predicted range
+    record = write_outputs(str(tmp_path), "far", rgb, depth, bokeh=True, focus_depth=1.5)
+    assert "1.50 m lies outside the predicted depth range 1.59-3.33 m" in record["warning"]
+    centred = write_outputs(str(tmp_path), "centre", rgb, depth, bokeh=True)  # no focus given: the image centre
+    assert centred["focus_pixel"] == [30, 40] and "warning" not in centred
+    assert centred["focus_depth"] == pytest.approx(depth[30, 40], abs=0.05)
+    logged = []
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    summary = run_predict(
+        [str(tmp_path / "photo.png")],
+        str(tmp_path / "out"),
+        _constant_predictor(2.0),
+        bokeh=True,
+        focus_depth=1.5,
+        progress=False,
+        log=logged.append,
+    )
+    assert summary["num_ok"] == 1 and "outside the predicted depth range" in summary["images"][0]["warning"]
+    assert any(line.startswith("warning: ") and "photo.png" in line for line in logged)

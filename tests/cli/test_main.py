@@ -3,11 +3,15 @@
 import dataclasses
 import json
 import os
+import pathlib
 import sys
 
-from helpers import REPO, read_flagfile, run_cli
+import pytest
+from helpers import REPO, read_flagfile, run_cli, script
 
 from depthnet.config import experiment
+
+REPO_PATH = pathlib.Path(REPO)
 
 
 def quick_run_config():
@@ -23,7 +27,10 @@ def test_quick_flagfile_reproduces_the_main_job():
     assert set(flags) <= set(run), set(flags) - set(run)
     for name, value in flags.items():
         expected = run[name]
-        parsed = type(expected)(float(value)) if isinstance(expected, (int, float)) else value
+        if isinstance(expected, bool):
+            parsed = value.lower() in ("true", "1")
+        else:
+            parsed = type(expected)(float(value)) if isinstance(expected, (int, float)) else value
         assert parsed == expected, (name, value, expected)
     # Every setting the main job changes from the TrainConfig defaults is in the flagfile.
     defaults = dataclasses.asdict(type(quick_run_config())(model_dir=run["model_dir"]))
@@ -31,9 +38,8 @@ def test_quick_flagfile_reproduces_the_main_job():
     assert changed <= set(flags), changed - set(flags)
 
 
-def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
-    run_dir, data_dir = tmp_path / "runs" / "quick", tmp_path / "data"
-    result = run_cli(
+def _main_job(run_dir, data_dir):
+    return run_cli(
         [
             sys.executable,
             "-m",
@@ -45,6 +51,18 @@ def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
             f"--data_dir={data_dir}",
         ]
     )
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """(run_dir, data_dir, the finished process) of a 4-step main job."""
+    tmp_path = tmp_path_factory.mktemp("main_job")
+    run_dir, data_dir = tmp_path / "runs" / "quick", tmp_path / "data"
+    return run_dir, data_dir, _main_job(run_dir, data_dir)
+
+
+def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(main_job):
+    run_dir, data_dir, result = main_job
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     for what in ("checkpoint", "TensorBoard", "metrics", "pictures", "best constant"):
@@ -77,3 +95,69 @@ def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(tmp_path):
 
     manifest = records.read_manifest(str(data_dir / "test"))
     assert manifest["frame_sizes"] == {"240x320": 2}, manifest.get("frame_sizes")
+
+
+def test_depthnet_eval_of_the_main_jobs_checkpoint_gives_the_main_jobs_numbers(main_job, tmp_path):
+    """Same checkpoint, same frames, one size rule: depthnet-eval reproduces main_job.json, at the size it reports."""
+    run_dir, data_dir, result = main_job
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    proc = run_cli(
+        script("depthnet-eval")
+        + [f"--model_dir={run_dir}", "--checkpoint=latest", f"--data_dir={data_dir}/test", f"--output_dir={tmp_path}"]
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    payload = json.loads((tmp_path / "metrics.json").read_text())
+    assert payload["model"]["checkpoint_path"] == summary["checkpoint"]
+    assert payload["network_input"] == summary["network_input"] == [156, 208]  # 240x320 scenes at the quick scale
+    assert payload["protocol"]["input_size"] == [156, 208] and "240x320 frame -> 156x208" in payload["resize_rule"]
+    for key in ("abs_rel", "rmse", "log10", "delta1", "num_pixels"):
+        assert payload["metrics"][key] == pytest.approx(summary["model"][key], rel=1e-5), key
+    assert "colour scale" in proc.stdout  # each panel's range is printed
+
+
+def test_main_job_controls_name_the_run_and_the_tools(main_job):
+    """The log calls the run 'quick', the TensorBoard hint is a command that exists, validation runs along the way."""
+    run_dir, data_dir, result = main_job
+    out = result.stdout
+    assert "(quick (full network, tiny backbone)" in out
+    hint = next(line for line in out.splitlines() if line.startswith("TensorBoard"))
+    command, installed = hint.split()[1], os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    if os.path.exists(installed):  # e.g. '.venv/bin/tensorboard' from a fresh clone's root
+        assert os.path.abspath(os.path.join(REPO, command)) == installed
+    else:
+        assert command == "tensorboard"
+    assert out.count("validation @") >= 2  # a validation curve, not one point
+
+
+def test_re_running_the_finished_main_job_keeps_its_training_minutes(main_job):
+    run_dir, data_dir, result = main_job
+    assert result.returncode == 0, result.stderr[-3000:]
+    first = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    again = _main_job(run_dir, data_dir)  # resumes at step 4 of 4: trains nothing, re-evaluates
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    assert second["checkpoint"] == first["checkpoint"] and second["minutes"] == first["minutes"]
+    assert second["model"] == first["model"]
+
+
+def test_the_readmes_main_job_figures_are_main_job_json_fields(main_job):
+    """Every figure the README quotes for the main job names the main_job.json field it comes from."""
+    import re
+
+    run_dir, _, result = main_job
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run_dir / "eval" / "main_job.json").read_text())
+    readme = (REPO_PATH / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| `main_job.json` field |") :].split("\n\n")[0].splitlines()
+    header = re.findall(r"`([a-z_.]+)`", table[0])
+    assert header[0] == "main_job.json" and header[1:] == ["model", "best_constant"]
+    rows = {re.findall(r"`([a-z_0-9]+)`", line)[0]: line.split("|")[2:4] for line in table[2:]}
+    assert set(rows) >= {"abs_rel", "rmse", "delta1"}
+    for field, cells in rows.items():
+        for group, cell in zip(("model", "best_constant"), cells):
+            value = float(re.findall(r"[0-9.]+", cell)[0])
+            assert field in summary[group], (group, field)
+            assert (0.0 <= value <= 1.0) if field.startswith("delta") else value > 0.0
+    constant = re.search(r"`best_constant` \(([0-9.]+) m\)", table[0]).group(1)
+    assert "depth_m" in summary["best_constant"] and float(constant) > 0
