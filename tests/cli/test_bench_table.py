@@ -36,9 +36,8 @@ def test_bench_prints_a_table_at_the_configs_working_size(tmp_path):
     assert cells[1] == "1" and float(cells[2]) == round(result["precisions"]["fp32"]["fps_b1"], 2)
     ratio = result["precisions"]["fp32"]["achieved_gflops_b1"] / result["precisions"]["fp32"]["matmul_gflops"]
     assert float(cells[6]) == round(ratio, 2)
-    conv = result["precisions"]["fp32"].get("conv_gflops")
-    if conv:  # the 3x3-conv reference of the same run (issue 14's goal is stated against it)
-        assert float(cells[5]) == round(result["precisions"]["fp32"]["achieved_gflops_b1"] / conv, 2)
+    conv = result["precisions"]["fp32"]["conv_gflops"]  # the same run's 3x3-conv reference (on by default)
+    assert float(cells[5]) == round(result["precisions"]["fp32"]["achieved_gflops_b1"] / conv, 2)
     assert not proc.stdout.lstrip().startswith("{")  # no wall of JSON
 
 
