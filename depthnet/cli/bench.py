@@ -55,6 +55,7 @@ def define_flags() -> None:
     )
     flags.DEFINE_integer("accuracy_frames", 0, "Score at most N frames (0 = all).")
     flags.DEFINE_string("output_json", None, "Also write the JSON here.")
+    flags.DEFINE_boolean("json", False, "Print the whole result as JSON instead of the table.")
     flags.DEFINE_list("runtime", None, "tf, litert, onnx: time every runtime x --precision (fp32, bf16, fp16, int8).")
     flags.DEFINE_integer("runtime_frames", 4, "--runtime: frames timed and scored (batch 1).")
     flags.DEFINE_list("runtime_entries", None, "--runtime: only these, e.g. tf_fp32,tf_bf16,litert_int8.")
@@ -77,7 +78,6 @@ def _runtime_bench() -> dict:
         entries=FLAGS.runtime_entries,
         log=lambda s: print(s, file=sys.stderr, flush=True),
     )
-    flags.DEFINE_boolean("json", False, "Print the whole result as JSON instead of the table.")
 
 
 def _input_size() -> tuple[int, int]:
