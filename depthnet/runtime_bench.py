@@ -39,16 +39,17 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
+from depthnet.checkpoints import restore_model
 from depthnet.config import preset
 from depthnet.deploy import litert
 from depthnet.deploy import onnx as onnx_export
 from depthnet.deploy.graph import fixed_size_function
 from depthnet.evaluation import Protocol, evaluate_predictor, iter_split_frames
 from depthnet.metrics import METRIC_KEYS
+from depthnet.modeling.fold import fold_batchnorm
 from depthnet.modeling.model import build_model
 from depthnet.precision import cpu_isa, cpu_model, set_precision
 from depthnet.runtimes import LiteRTRunner, ONNXRunner, resize_to_input, runner_predictor
-from depthnet.serving import inference_model
 
 SUPPORTED = {"tf": ("fp32", "bf16", "fp16"), "litert": litert.PRECISIONS, "onnx": onnx_export.PRECISIONS}
 
@@ -120,13 +121,14 @@ def runtime_benchmark(
         raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(SUPPORTED)}")
     size, working = (int(height), int(width)), (int(height), int(width))
     if model_dir:
-        model, config = inference_model(model_dir, checkpoint, "fp32")
+        unfolded, config = restore_model(model_dir, which=checkpoint, precision="fp32")
     else:
         config = dataclasses.replace(preset(config_name), backbone_weights=None)
-        model = build_model(config)
+        unfolded = build_model(config)
     timing, calib, scored = _frames(data_dir, size, frames, calibration_frames)
     if not model_dir:
-        _head_scale(model, timing[0])
+        _head_scale(unfolded, timing[0])
+    model = fold_batchnorm(unfolded)  # the inference graph every export is converted from (serving.inference_model)
     wanted = [tuple(e.split("_", 1)) for e in entries] if entries else [(r, p) for r in runtimes for p in precisions]
     if any(len(w) != 2 or w[0] not in SUPPORTED for w in wanted):
         raise ValueError(f"entries are <runtime>_<precision> with a runtime of {', '.join(SUPPORTED)}; got {entries}")
@@ -160,8 +162,8 @@ def runtime_benchmark(
                     low = build_model(dataclasses.replace(config, backbone_weights=None))
                 finally:
                     set_precision("fp32")
-                low.set_weights(model.get_weights())
-                run = _tf_runner(low, size, working)
+                low.set_weights(unfolded.get_weights())
+                run = _tf_runner(fold_batchnorm(low), size, working)
         elif runtime == "litert":
             blob = litert.convert(fixed_size_function(model, size, working, batch=1), precision, lambda: calib)
             run, entry["file_mb"] = LiteRTRunner(blob), len(blob) / 1e6

@@ -39,3 +39,22 @@ def test_trained_run_is_scored_against_ground_truth_in_each_runtime(tmp_path_fac
     assert abs(entries["litert_fp32"]["metrics"]["abs_rel"] - entries["tf_fp32"]["metrics"]["abs_rel"]) < 1e-4
     assert entries["litert_int8"]["abs_rel_change_vs_tf_fp32"] < 0.05
     assert result["model"] == model_dir
+
+
+def test_cli_benches_a_trained_run_at_its_working_size_and_16_bit_tf_from_its_weights(tmp_path_factory, tmp_path):
+    """Without --height/--width a run is benched at its working size; tf_fp16 is built from the run's weights
+    (the BatchNorm-folded inference graph has fewer weights than the training model)."""
+    from depthnet import data
+    from depthnet.checkpoints import read_run_config_json
+
+    model_dir, data_root = shared_tiny_run(tmp_path_factory)
+    out = tmp_path / "bench.json"
+    args = [f"--accuracy_model_dir={model_dir}", f"--accuracy_data_dir={data_root}/test", "--runtime=tf,litert"]
+    args += ["--runtime_entries=tf_fp32,tf_fp16,litert_fp32", "--runtime_frames=1", "--iterations=1"]
+    proc = run_cli(script("depthnet-bench") + args + [f"--output_json={out}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    working = data.resize_for_crop(read_run_config_json(model_dir)["model"]["input_size"])
+    assert result["input_size"] == list(working)
+    assert set(result["entries"]) == {"tf_fp32", "tf_fp16", "litert_fp32"}
+    assert result["entries"]["tf_fp16"]["max_rel_diff_vs_tf_fp32"] < 0.05

@@ -65,14 +65,15 @@ def _runtime_bench() -> dict:
     """--runtime: :mod:`depthnet.runtime_bench` (the model from --accuracy_model_dir or --config)."""
     from depthnet.runtime_bench import runtime_benchmark
 
+    height, width = _input_size(FLAGS.accuracy_model_dir)
     return runtime_benchmark(
         FLAGS.runtime,
         FLAGS.precision,
         FLAGS.config,
         FLAGS.accuracy_model_dir,
         FLAGS.accuracy_data_dir,
-        FLAGS.height,
-        FLAGS.width,
+        height,
+        width,
         FLAGS.runtime_frames,
         iterations=FLAGS.iterations,
         entries=FLAGS.runtime_entries,
@@ -80,9 +81,11 @@ def _runtime_bench() -> dict:
     )
 
 
-def _input_size() -> tuple[int, int]:
-    """--height x --width, or by default the config's working size (what eval and predict feed a 480x640 frame)."""
+def _input_size(model_dir: str | None = None) -> tuple[int, int]:
+    """--height x --width, or by default the working size (what eval and predict feed a 480x640 frame) of the
+    training run `model_dir`, else of --config."""
     from depthnet import data
+    from depthnet.checkpoints import read_run_config_json
     from depthnet.config import preset
 
     if (FLAGS.height is None) != (FLAGS.width is None):
@@ -90,6 +93,8 @@ def _input_size() -> tuple[int, int]:
     if FLAGS.height is not None:
         return FLAGS.height, FLAGS.width
     try:
+        if model_dir:
+            return data.resize_for_crop(read_run_config_json(model_dir)["model"]["input_size"])
         return data.resize_for_crop(preset(FLAGS.config).input_size)
     except ValueError as e:
         raise common.UsageError(str(e)) from e
