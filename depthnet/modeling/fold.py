@@ -144,8 +144,11 @@ def fold_batchnorm(model: keras.Model) -> keras.Model:
     folded_bns = {id(bn) for _, bn in pairs}
     for sub in _functional_models(model):  # the DMG's atrous convolutions: one dilated op each, too
         for layer in sub.layers:
-            if isinstance(layer, ChannelReduceBlock) and layer.dilation_rate > 1:
+            direct = isinstance(getattr(layer, "conv_a", None), DirectDilatedConv2D)
+            if isinstance(layer, ChannelReduceBlock) and layer.dilation_rate > 1 and not direct:
                 folded_convs[id(layer)] = _direct_crb(layer)
+    if not folded_convs:
+        return model  # nothing to fold (e.g. already folded): folding twice is a no-op
 
     def clone(layer):
         return folded_convs.get(id(layer), layer)  # every other layer (BN included) is reused as it is

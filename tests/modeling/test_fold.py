@@ -140,3 +140,10 @@ def test_dilated_channel_reduce_blocks_are_copied_with_direct_convolutions():
     assert not isinstance(crb.conv_a, DirectDilatedConv2D)  # the training model keeps Keras' own path
     x = tf.constant(np.random.default_rng(4).random((1, 16, 24, int(crb.reduce.kernel.shape[-2])), np.float32))
     assert _scale_relative_error(crb(x), copy(x)) <= 1e-5
+
+
+def test_folding_a_folded_model_returns_it_unchanged():
+    """serving.inference_model folds and DepthServingModule folds what it gets: the second fold is free."""
+    model = build_model(preset("tiny", freeze_batchnorm=True))
+    folded = fold_batchnorm(model)
+    assert folded is not model and fold_batchnorm(folded) is folded
