@@ -171,12 +171,12 @@ def inference_config(run: Run, precision: str, xla: bool, batch: int) -> dict:
     """Frames/s of the BN-folded network in `precision` at one batch size."""
     from depthnet.benchmark import time_model
     from depthnet.config import preset
-    from depthnet.modeling.fold import fold_batchnorm
+    from depthnet.modeling.fold import inference_graph
     from depthnet.modeling.model import build_model
 
     height, width = run.setup["size"]
     _fresh(precision)
-    model = fold_batchnorm(build_model(preset(run.setup["preset"], backbone_weights=None)))
+    model = inference_graph(build_model(preset(run.setup["preset"], backbone_weights=None)))
     run.reset_memory()
     iterations = run.setup["steps"] * (4 if batch == 1 else 1)
     t = time_model(model, batch, height, width, iterations, run.setup["warmup"], jit_compile=xla)

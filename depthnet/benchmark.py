@@ -54,7 +54,7 @@ from depthnet.config import preset
 from depthnet.evaluation import Protocol, evaluate_predictor, iter_split_frames
 from depthnet.inference import SIZE_MULTIPLE, Predictor
 from depthnet.metrics import COUNT_KEYS, METRIC_KEYS
-from depthnet.modeling.fold import fold_batchnorm
+from depthnet.modeling.fold import inference_graph
 from depthnet.modeling.model import build_model, count_params
 from depthnet.precision import SIXTEEN_BIT_UNITS, cpu_isa, cpu_model, precision_warning, set_precision
 from depthnet.profiling import profile_model, profile_table
@@ -364,7 +364,7 @@ def benchmark(
             if "tf_profiler" in flops:
                 entry["gflops_per_frame_tf_profiler"] = flops["tf_profiler"] / 1e9
                 entry["gflops_per_frame_tf_profiler_conv"] = flops["tf_profiler_conv"] / 1e9
-            timed = fold_batchnorm(model) if fold else model  # the inference graph (modeling.fold)
+            timed = inference_graph(model) if fold else model  # the inference graph (modeling.fold)
             best = 0.0
             for batch in batch_sizes:
                 log(f"{precision}: batch {batch}, {height}x{width}, {iterations} iterations ...")

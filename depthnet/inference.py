@@ -42,7 +42,7 @@ import tensorflow as tf
 from depthnet import data
 from depthnet.checkpoints import checkpoint_path, restore_model
 from depthnet.errors import InputError, ModelLoadError
-from depthnet.modeling.fold import fold_batchnorm
+from depthnet.modeling.fold import inference_graph
 from depthnet.precision import set_precision
 
 __all__ = [
@@ -269,7 +269,7 @@ class Predictor:
             "model": model_config.to_dict(),
         }
         working = working if working is not None else data.resize_for_crop(model_config.input_size)
-        return cls.from_keras(fold_batchnorm(model), working, info, model_config)  # inference graph
+        return cls.from_keras(inference_graph(model), working, info, model_config)  # inference graph
 
     @classmethod
     def from_saved_model(cls, path: str) -> Predictor:

@@ -46,7 +46,7 @@ from depthnet.deploy import onnx as onnx_export
 from depthnet.deploy.graph import fixed_size_function
 from depthnet.evaluation import Protocol, evaluate_predictor, iter_split_frames
 from depthnet.metrics import METRIC_KEYS
-from depthnet.modeling.fold import fold_batchnorm
+from depthnet.modeling.fold import inference_graph
 from depthnet.modeling.model import build_model
 from depthnet.precision import cpu_isa, cpu_model, set_precision
 from depthnet.runtimes import LiteRTRunner, ONNXRunner, resize_to_input, runner_predictor
@@ -128,7 +128,7 @@ def runtime_benchmark(
     timing, calib, scored = _frames(data_dir, size, frames, calibration_frames)
     if not model_dir:
         _head_scale(unfolded, timing[0])
-    model = fold_batchnorm(unfolded)  # the inference graph every export is converted from (serving.inference_model)
+    model = inference_graph(unfolded)  # the inference graph every export is converted from (serving.inference_model)
     wanted = [tuple(e.split("_", 1)) for e in entries] if entries else [(r, p) for r in runtimes for p in precisions]
     if any(len(w) != 2 or w[0] not in SUPPORTED for w in wanted):
         raise ValueError(f"entries are <runtime>_<precision> with a runtime of {', '.join(SUPPORTED)}; got {entries}")
@@ -163,7 +163,7 @@ def runtime_benchmark(
                 finally:
                     set_precision("fp32")
                 low.set_weights(unfolded.get_weights())
-                run = _tf_runner(fold_batchnorm(low), size, working)
+                run = _tf_runner(inference_graph(low), size, working)
         elif runtime == "litert":
             blob = litert.convert(fixed_size_function(model, size, working, batch=1), precision, lambda: calib)
             run, entry["file_mb"] = LiteRTRunner(blob), len(blob) / 1e6

@@ -66,7 +66,7 @@ from depthnet.inference import (
     keras_model_fn,
     min_input_pixels,
 )
-from depthnet.modeling.fold import fold_batchnorm
+from depthnet.modeling.fold import inference_graph
 from depthnet.precision import set_precision
 from depthnet.serving_checks import check_encoded_sizes, check_images
 
@@ -110,7 +110,7 @@ class DepthServingModule(tf.Module):
     def __init__(self, model, working: Sequence[int] = WORKING_SIZE, name: str = "depthnet"):
         super().__init__(name=name)
         working = tuple(int(s) for s in working)
-        model = fold_batchnorm(model)  # the inference graph: BatchNorms inside their convolutions (modeling.fold)
+        model = inference_graph(model)  # the inference graph: BatchNorms inside their convolutions (modeling.fold)
         # The tf.Variables inside the Keras variables: tracking the Keras wrappers instead saves a model that
         # tf.saved_model.load runs but TF1-style loaders (saved_model_cli run, TF Serving) do not restore.
         self.model_variables = [_tf_variable(v) for v in model.variables]
@@ -242,7 +242,7 @@ def inference_model(model_dir: str, checkpoint: str = "best", precision: str = "
     """(Keras model, ModelConfig): THE inference model every export (SavedModel, LiteRT, ONNX) is built from,
     with every BatchNorm folded into its convolution (:mod:`depthnet.modeling.fold`)."""
     model, model_config = restore_model(model_dir, which=checkpoint, precision=precision)
-    return fold_batchnorm(model), model_config
+    return inference_graph(model), model_config
 
 
 def export_run(

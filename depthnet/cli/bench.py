@@ -39,7 +39,9 @@ def define_flags() -> None:
     flags.DEFINE_boolean("tf_profiler", True, "Also count FLOPs with tf.compat.v1.profiler (cross-check).")
     flags.DEFINE_boolean("jit_compile", False, "Time the model compiled with XLA (tf.function(jit_compile=True)).")
     flags.DEFINE_boolean(
-        "fold_batchnorm", True, "Time the inference graph with every BatchNorm folded into its convolution."
+        "fold_batchnorm",
+        True,
+        "Time the inference graph (every BatchNorm and the input normalisation folded into the convolutions).",
     )
     flags.DEFINE_boolean("profile", False, "Add the TF profiler's time per op type (conv, BN, casts, ...).")
     flags.DEFINE_boolean("conv_reference", True, "Time a 3x3 256-channel convolution as a second reference.")

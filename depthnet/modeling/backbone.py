@@ -45,6 +45,20 @@ class ImageNetPreprocess(layers.Layer):
         return bgr - ops.convert_to_tensor(CAFFE_BGR_MEAN, dtype=self.compute_dtype)
 
 
+# The caffe mean in RGB order and [0, 1] units.
+RGB_MEAN_UNIT = tuple(m / 255.0 for m in reversed(CAFFE_BGR_MEAN))
+
+
+@keras.saving.register_keras_serializable(package="depthnet")
+class SubtractImageNetMean(layers.Layer):
+    """[0, 1] RGB -> RGB minus the caffe mean in [0, 1] units: :class:`ImageNetPreprocess` with its factor 255 and
+    channel flip moved into the first convolution's kernel (inference graphs: modeling.fold_input)."""
+
+    def call(self, images):
+        images = ops.cast(images, self.compute_dtype)
+        return images - ops.convert_to_tensor(RGB_MEAN_UNIT, dtype=self.compute_dtype)
+
+
 def _bottleneck(x, filters: int, stride: int, dilation: int, conv_shortcut: bool, name: str):
     """keras.applications ResNet v1 `block1`, with the 3x3 convolution dilated."""
     if conv_shortcut:

@@ -166,3 +166,12 @@ def count_batchnorms(model: keras.Model) -> int:
     return sum(
         isinstance(layer, layers.BatchNormalization) for sub in _functional_models(model) for layer in sub.layers
     )
+
+
+def inference_graph(model: keras.Model) -> keras.Model:
+    """THE inference graph of a trained model: BatchNorms folded into their convolutions, then the input
+    normalisation folded into the first one (:mod:`depthnet.modeling.fold_input`). Same function as
+    `model(x, training=False)`; every export, the predictor and the benchmark run this graph."""
+    from depthnet.modeling.fold_input import fold_input_normalisation
+
+    return fold_input_normalisation(fold_batchnorm(model))

@@ -75,9 +75,14 @@ def test_fp32_runtimes_equal_the_saved_model_within_1e3_relative(nyu_depths):
 def test_fp16_within_one_percent_and_int8_within_five_percent_abs_rel(nyu_depths):
     for depth, ref in zip(nyu_depths["litert_fp16"], nyu_depths["saved_model"]):
         assert _rel(depth, ref).max() < 1e-2
+    int8_errors = []
     for depth, ref in zip(nyu_depths["litert_int8"], nyu_depths["saved_model"]):
-        assert _rel(depth, ref).mean() < 0.05
+        int8_errors.append(_rel(depth, ref).mean())
+        assert int8_errors[-1] < 0.05
         assert not np.array_equal(depth, ref)  # quantized for real
+    # The input normalisation folded into conv1 (modeling.fold_input): with the uint8 -> /255 -> *255 -> flip -> -mean
+    # chain requantised in int8, these frames were 1.27% and 0.85% off; 0.55% and 0.45% without it.
+    assert np.mean(int8_errors) < 0.008
 
 
 def test_model_cards_describe_each_file(exported):
