@@ -61,6 +61,37 @@ def define_flags() -> None:
     flags.DEFINE_list("runtime", None, "tf, litert, onnx: time every runtime x --precision (fp32, bf16, fp16, int8).")
     flags.DEFINE_integer("runtime_frames", 4, "--runtime: frames timed and scored (batch 1).")
     flags.DEFINE_list("runtime_entries", None, "--runtime: only these, e.g. tf_fp32,tf_bf16,litert_int8.")
+    flags.DEFINE_boolean(
+        "conv_shapes",
+        False,
+        "Time every distinct convolution of the inference graph on its own against the 3x3 reference "
+        "(per --precision, batch 1): where the network's GFLOP/s go (depthnet.conv_shapes).",
+    )
+
+
+def _conv_shapes() -> dict:
+    """--conv_shapes: :func:`depthnet.conv_shapes.conv_table` per precision, on the --config network."""
+    from depthnet.benchmark import PRECISION_DTYPES
+    from depthnet.config import preset
+    from depthnet.conv_shapes import conv_table, format_conv_table
+    from depthnet.modeling.fold import inference_graph
+    from depthnet.modeling.model import build_model
+    from depthnet.precision import set_precision
+
+    height, width = _input_size()
+    result = {"config": FLAGS.config, "input_size": [height, width], "precisions": {}}
+    try:
+        for precision in FLAGS.precision:
+            set_precision(precision)
+            model = inference_graph(build_model(preset(FLAGS.config, backbone_weights=None)))
+            table = conv_table(model, height, width, PRECISION_DTYPES[precision], max(3, FLAGS.iterations))
+            result["precisions"][precision] = table
+            if not FLAGS.json:
+                heading = f"{precision}, {FLAGS.config} network at {height}x{width}, batch 1:"
+                print(f"{heading}\n{format_conv_table(table)}\n")
+    finally:
+        set_precision("fp32")
+    return result
 
 
 def _runtime_bench() -> dict:
@@ -108,6 +139,14 @@ def main(argv) -> int:
     from depthnet.cli.bench_table import format_bench_table
 
     common.no_extra_args(argv)
+    if FLAGS.conv_shapes:
+        text = json.dumps(_conv_shapes(), indent=2)
+        if FLAGS.json:
+            print(text)
+        if FLAGS.output_json:
+            with atomic_write(FLAGS.output_json, "w") as f:
+                f.write(text + "\n")
+        return 0
     if FLAGS.runtime:
         text = json.dumps(_runtime_bench(), indent=2)
         print(text)

@@ -1,0 +1,135 @@
+"""The network's convolutions one by one: each distinct Conv2D of the inference graph timed on its own, against
+the same run's 3x3 reference (:mod:`depthnet.references`), so the network's GFLOP/s can be read per shape.
+
+`conv_table(model, height, width)` traces `model` at batch 1 and collects every Conv2D op of the graph
+(input shape, filter shape, strides, dilations, padding): the executed convolutions, those inside the Depth
+Map Generator's blocks included. Identical convolutions are timed once (conv + bias + ReLU in a
+tf.function, median of `iterations`), with the reference timed between every two shapes so that both see
+the same machine load. The sum of count x time estimates the network's convolution time; FLOPs are
+2 x multiply-accumulates of the output (the padded work of a dilated convolution is not counted).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import tensorflow as tf
+
+from depthnet.references import CONV_REFERENCE, conv_flops, conv_gflops
+
+
+def graph_convolutions(model, height: int, width: int, dtype: tf.DType = tf.float32) -> list[dict[str, Any]]:
+    """One dict per Conv2D op of `model` at [1, height, width, 3]: shapes, strides, dilations, padding, flops."""
+    spec = tf.TensorSpec([1, height, width, 3], tf.float32)
+    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph
+    found = []
+    for op in graph.get_operations():
+        if op.type not in ("Conv2D", "_FusedConv2D"):
+            continue
+        x_shape, w_shape, y_shape = (op.inputs[0].shape, op.inputs[1].shape, op.outputs[0].shape)
+        if not (x_shape.is_fully_defined() and w_shape.is_fully_defined()):
+            continue
+        dilations = tuple(op.get_attr("dilations"))[1:3]
+        kh, kw, cin, cout = w_shape.as_list()
+        _, ho, wo, _ = y_shape.as_list()
+        found.append(
+            {
+                "input": tuple(x_shape.as_list()),
+                "filter": (kh, kw, cin, cout),
+                "strides": tuple(op.get_attr("strides"))[1:3],
+                "dilations": dilations,
+                "padding": op.get_attr("padding").decode(),
+                "flops": 2 * ho * wo * kh * kw * cin * cout,
+                "explicit_paddings": tuple(op.get_attr("explicit_paddings")),
+            }
+        )
+    return found
+
+
+def _timer(conv: dict[str, Any], dtype: tf.DType):
+    x = tf.cast(tf.random.stateless_normal(conv["input"], seed=[1, 2]), dtype)
+    w = tf.cast(tf.random.stateless_normal(conv["filter"], seed=[3, 4]) * 0.05, dtype)
+    b = tf.cast(tf.random.stateless_normal(conv["filter"][-1:], seed=[5, 6]), dtype)
+    padding = conv["padding"] if conv["padding"] != "EXPLICIT" else list(zip(*[iter(conv["explicit_paddings"])] * 2))
+
+    @tf.function
+    def run(x, w, b):
+        y = tf.nn.relu(
+            tf.nn.conv2d(x, w, strides=[1, *conv["strides"], 1], padding=padding, dilations=[1, *conv["dilations"], 1])
+            + b
+        )
+        return tf.reduce_sum(tf.cast(y[:1, :1, :1, :1], tf.float32))
+
+    return lambda: run(x, w, b).numpy()
+
+
+def _median_seconds(call, iterations: int) -> float:
+    call()
+    times = []
+    for _ in range(max(1, iterations)):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def conv_table(model, height: int, width: int, dtype: tf.DType = tf.float32, iterations: int = 7) -> dict[str, Any]:
+    """Rows (one per distinct convolution, most FLOPs first) with count, GFLOP share, GFLOP/s and ratio to the
+    reference; totals: estimated conv seconds per frame and the FLOP-weighted ratio to the reference."""
+    convs = graph_convolutions(model, height, width, dtype)
+    groups: dict[tuple, dict[str, Any]] = {}
+    for conv in convs:
+        key = (conv["input"], conv["filter"], conv["strides"], conv["dilations"], conv["padding"])
+        groups.setdefault(key, {**conv, "count": 0})["count"] += 1
+    total_flops = sum(c["flops"] for c in convs)
+    reference_flops = conv_flops(**CONV_REFERENCE)
+    rows, references = [], []
+    for conv in sorted(groups.values(), key=lambda c: -c["flops"] * c["count"]):
+        references.append(conv_gflops(dtype, iterations=3, warmup=1))
+        seconds = _median_seconds(_timer(conv, dtype), iterations)
+        rows.append(
+            {
+                "input": list(conv["input"]),
+                "filter": list(conv["filter"]),
+                "strides": list(conv["strides"]),
+                "dilations": list(conv["dilations"]),
+                "count": conv["count"],
+                "flop_share": conv["flops"] * conv["count"] / total_flops,
+                "ms": 1000.0 * seconds,
+                "gflops": conv["flops"] / seconds / 1e9,
+                "reference_gflops": references[-1],
+            }
+        )
+    reference = statistics.median(references)
+    for row in rows:
+        row["ratio_to_reference"] = row["gflops"] / reference
+    conv_seconds = sum(r["ms"] * r["count"] for r in rows) / 1000.0
+    return {
+        "rows": rows,
+        "convolutions": len(convs),
+        "gflops_per_frame": total_flops / 1e9,
+        "reference_gflops": reference,
+        "reference_flops": reference_flops,
+        "estimated_conv_seconds": conv_seconds,
+        "estimated_gflops": total_flops / conv_seconds / 1e9,
+        "estimated_ratio_to_reference": total_flops / conv_seconds / 1e9 / reference,
+    }
+
+
+def format_conv_table(table: dict[str, Any], top: int = 25) -> str:
+    header = f"{'input':<18} {'filter':<18} {'dil':>3} {'str':>3} {'n':>3} {'flops %':>7} {'ms':>8} {'GFLOP/s':>8}"
+    lines = [header + f" {'vs ref':>6}"]
+    for r in table["rows"][:top]:
+        lines.append(
+            f"{'x'.join(map(str, r['input'][1:])):<18} {'x'.join(map(str, r['filter'])):<18} "
+            f"{r['dilations'][0]:>3} {r['strides'][0]:>3} {r['count']:>3} {100 * r['flop_share']:>7.1f} "
+            f"{r['ms']:>8.2f} {r['gflops']:>8.1f} {r['ratio_to_reference']:>6.2f}"
+        )
+    lines.append(
+        f"{table['convolutions']} convolutions, {table['gflops_per_frame']:.1f} GFLOP/frame; sum of their times "
+        f"{table['estimated_conv_seconds']:.3f} s = {table['estimated_gflops']:.0f} GFLOP/s = "
+        f"{table['estimated_ratio_to_reference']:.2f} of the 3x3 reference ({table['reference_gflops']:.0f} GFLOP/s)"
+    )
+    return "\n".join(lines)
