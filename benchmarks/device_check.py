@@ -19,8 +19,11 @@ skipped when the time budget (`--budget_s`, default 450 s) would be exceeded:
   frames written to a temporary split: images/s.
 
 Peak memory is ``tf.config.experimental.get_memory_info(device)['peak']`` after a reset before each
-configuration (device = GPU:0, or CPU:0 without a GPU). The JSON is rewritten after every
-configuration, so a run cut short still leaves what it measured.
+configuration (device = GPU:0, or CPU:0 without a GPU), and ``peak_rss_gb`` / ``rss_growth_gb`` the process's
+resident memory sampled every 20 ms during it (the host side; on a CPU, everything). The JSON is rewritten
+after every configuration, so a run cut short still leaves what it measured. `--steps` / `--warmup` override
+the setup's step counts (a full-size CPU training step takes minutes:
+``--sections=train --xla=off --steps=1 --warmup=1`` measures it per precision).
 """
 
 from __future__ import annotations
@@ -56,7 +59,11 @@ class Run:
         self.start = time.perf_counter()
         self.gpus = tf.config.list_physical_devices("GPU")
         self.device = "GPU:0" if self.gpus else "CPU:0"
-        self.setup = SMOKE if args.cpu_smoke else FULL
+        self.setup = dict(SMOKE if args.cpu_smoke else FULL)
+        for key in ("steps", "warmup"):
+            if getattr(args, key, None):
+                self.setup[key] = getattr(args, key)
+        self.rss = RssPeak()
         self.result = {
             "mode": "cpu-smoke" if args.cpu_smoke else ("gpu" if self.gpus else "cpu"),
             "setup": {**self.setup, "budget_s": args.budget_s, "memory_device": self.device},
@@ -85,16 +92,69 @@ class Run:
         return text
 
     def reset_memory(self) -> None:
+        self.rss.start()
         try:
             tf.config.experimental.reset_memory_stats(self.device)
         except Exception:
             pass
 
     def peak_memory_gb(self):
+        """The allocator's peak (GPU; None where TF keeps no CPU statistics); also stops the RSS sampler."""
+        self.rss.stop()
         try:
             return tf.config.experimental.get_memory_info(self.device)["peak"] / 2**30
         except Exception:
             return None
+
+    def memory(self) -> dict:
+        """peak_memory_gb plus the process's peak resident memory during the configuration (host, any device)."""
+        peak = self.peak_memory_gb()
+        return {"peak_memory_gb": peak, "peak_rss_gb": self.rss.peak_gb, "rss_growth_gb": self.rss.growth_gb}
+
+
+def _rss_bytes() -> int:
+    """Resident memory of this process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class RssPeak:
+    """Samples the resident memory every 20 ms between start() and stop(): the host-side peak of a
+    configuration (what a CPU run needs; TF keeps no allocator statistics for the CPU)."""
+
+    def __init__(self):
+        self._thread, self._stop, self.before, self.peak = None, None, 0, 0
+
+    def start(self) -> None:
+        import threading
+
+        self.stop()
+        self.before = self.peak = _rss_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _rss_bytes())
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        self.peak = max(self.peak, _rss_bytes())
+
+    @property
+    def peak_gb(self) -> float:
+        return self.peak / 2**30
+
+    @property
+    def growth_gb(self) -> float:
+        return (self.peak - self.before) / 2**30
 
 
 def machine(gpus) -> dict:
@@ -157,7 +217,7 @@ def train_config(run: Run, precision: str, xla: bool) -> dict:
         "sec_per_step": sec,
         "images_per_s": batch / sec,
         "step_times": [round(t, 4) for t in times],
-        "peak_memory_gb": run.peak_memory_gb(),
+        **run.memory(),
         "loss": float(out["loss"]),
         "finite": bool(out["finite"]),
     }
@@ -184,7 +244,7 @@ def inference_config(run: Run, precision: str, xla: bool, batch: int) -> dict:
         "fps": t["fps"],
         "ms_per_frame": t["ms_per_frame"],
         "ms_per_batch_median": t["ms_per_batch_median"],
-        "peak_memory_gb": run.peak_memory_gb(),
+        **run.memory(),
     }
 
 
@@ -241,6 +301,8 @@ def main(argv=None) -> int:
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--xla", default="off,on", help="'off', 'on' or 'off,on'")
     parser.add_argument("--sections", default="train,inference,data")
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per configuration (default: the setup's)")
+    parser.add_argument("--warmup", type=int, default=0, help="untimed steps first (default: the setup's)")
     args = parser.parse_args(argv)
     run = Run(args)
     precisions = [p for p in args.precisions.split(",") if p]

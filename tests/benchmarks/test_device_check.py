@@ -17,6 +17,7 @@ def test_cpu_smoke_runs_and_writes_its_json(tmp_path):
             "--cpu-smoke",
             "--precisions=fp16",
             "--xla=on",
+            "--steps=2",
             f"--output={out}",
         ],
         capture_output=True,
@@ -34,6 +35,8 @@ def test_cpu_smoke_runs_and_writes_its_json(tmp_path):
     (train,) = result["train"]
     assert train["precision"] == "fp16" and train["xla"] is True
     assert train["finite"] and train["sec_per_step"] > 0 and train["loss_scale"] > 0
+    assert len(train["step_times"]) == 2  # --steps overrides the setup's one step
+    assert train["peak_rss_gb"] > 0 and train["rss_growth_gb"] >= 0  # host memory, sampled during the steps
     assert [(r["precision"], r["batch"]) for r in result["inference"]] == [("fp16", 1), ("fp16", 2)]
     assert all(r["fps"] > 0 and r["peak_memory_gb"] is not None for r in result["inference"])
     assert result["paper_claim"]["best_fps_batch1"] == result["inference"][0]["fps"]
