@@ -20,7 +20,9 @@ skipped when the time budget (`--budget_s`, default 450 s) would be exceeded:
 
 Peak memory is ``tf.config.experimental.get_memory_info(device)['peak']`` after a reset before each
 configuration (device = GPU:0, or CPU:0 without a GPU), and ``peak_rss_gb`` / ``rss_growth_gb`` the process's
-resident memory sampled every 20 ms during it (the host side; on a CPU, everything). The JSON is rewritten
+resident memory sampled every 20 ms during it (the host side; on a CPU, everything). The process rarely
+returns memory after a configuration, so ``peak_rss_gb`` is cumulative over the configurations run before
+it in the same process: for one precision's own figure run it alone (``--precisions=bf16``). The JSON is rewritten
 after every configuration, so a run cut short still leaves what it measured. `--steps` / `--warmup` override
 the setup's step counts (a full-size CPU training step takes minutes:
 ``--sections=train --xla=off --steps=1 --warmup=1`` measures it per precision).
@@ -61,7 +63,7 @@ class Run:
         self.device = "GPU:0" if self.gpus else "CPU:0"
         self.setup = dict(SMOKE if args.cpu_smoke else FULL)
         for key in ("steps", "warmup"):
-            if getattr(args, key, None):
+            if getattr(args, key, None) is not None:
                 self.setup[key] = getattr(args, key)
         self.rss = RssPeak()
         self.result = {
@@ -287,6 +289,8 @@ def guarded(run: Run, kind: str, label: dict, fn) -> dict:
         row.update(fn())
     except Exception as err:  # one failing configuration must not lose the others
         row["error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}"
+    finally:
+        run.rss.stop()  # a failed configuration leaves no sampler running
     row["wall_s"] = round(time.perf_counter() - start, 1)
     run.last_cost[kind] = max(run.last_cost.get(kind, 0.0), row["wall_s"])
     print(f"{kind} {json.dumps(row)}", file=sys.stderr, flush=True)
@@ -301,8 +305,8 @@ def main(argv=None) -> int:
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--xla", default="off,on", help="'off', 'on' or 'off,on'")
     parser.add_argument("--sections", default="train,inference,data")
-    parser.add_argument("--steps", type=int, default=0, help="timed steps per configuration (default: the setup's)")
-    parser.add_argument("--warmup", type=int, default=0, help="untimed steps first (default: the setup's)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per configuration (default: the setup's)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: the setup's)")
     args = parser.parse_args(argv)
     run = Run(args)
     precisions = [p for p in args.precisions.split(",") if p]

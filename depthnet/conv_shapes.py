@@ -4,9 +4,12 @@ the same run's 3x3 reference (:mod:`depthnet.references`), so the network's GFLO
 `conv_table(model, height, width)` traces `model` at batch 1 and collects every Conv2D op of the graph
 (input shape, filter shape, strides, dilations, padding): the executed convolutions, those inside the Depth
 Map Generator's blocks included. Identical convolutions are timed once (conv + bias + ReLU in a
-tf.function, median of `iterations`), with the reference timed between every two shapes so that both see
-the same machine load. The sum of count x time estimates the network's convolution time; FLOPs are
-2 x multiply-accumulates of the output (the padded work of a dilated convolution is not counted).
+tf.function, median of `iterations`; each timed call includes one tf.function dispatch, which weighs on
+the smallest convolutions), with the reference (batch 3, the paper's batch) timed between every two shapes
+so that both see the same machine load. The sum of count x time estimates the network's convolution time.
+FLOPs are 2 x multiply-accumulates of each op's output; in the BN-folded inference graph every atrous
+convolution is one dilated op, so they equal the benchmark's analytic count (in an unfolded Keras graph a
+dilated convolution runs on space-to-batch tensors and its padded work is counted too).
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import tensorflow as tf
 from depthnet.references import CONV_REFERENCE, conv_flops, conv_gflops
 
 
-def graph_convolutions(model, height: int, width: int, dtype: tf.DType = tf.float32) -> list[dict[str, Any]]:
-    """One dict per Conv2D op of `model` at [1, height, width, 3]: shapes, strides, dilations, padding, flops."""
+def graph_convolutions(model, height: int, width: int) -> list[dict[str, Any]]:
+    """One dict per Conv2D op of `model` at [1, height, width, 3]: shapes, strides, dilations, padding, flops.
+
+    Transposed convolutions (the baseline's decoder) are not collected. Raises ValueError for a convolution
+    whose shapes are not static at this size (it could not be timed alone)."""
     spec = tf.TensorSpec([1, height, width, 3], tf.float32)
     graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph
     found = []
@@ -29,11 +35,11 @@ def graph_convolutions(model, height: int, width: int, dtype: tf.DType = tf.floa
         if op.type not in ("Conv2D", "_FusedConv2D"):
             continue
         x_shape, w_shape, y_shape = (op.inputs[0].shape, op.inputs[1].shape, op.outputs[0].shape)
-        if not (x_shape.is_fully_defined() and w_shape.is_fully_defined()):
-            continue
+        if not (x_shape.is_fully_defined() and w_shape.is_fully_defined() and y_shape.is_fully_defined()):
+            raise ValueError(f"{op.name}: shapes {x_shape}, {w_shape} are not static at {height}x{width}")
         dilations = tuple(op.get_attr("dilations"))[1:3]
         kh, kw, cin, cout = w_shape.as_list()
-        _, ho, wo, _ = y_shape.as_list()
+        n, ho, wo, _ = y_shape.as_list()  # n > 1 where Keras runs an atrous conv as space-to-batch
         found.append(
             {
                 "input": tuple(x_shape.as_list()),
@@ -41,7 +47,7 @@ def graph_convolutions(model, height: int, width: int, dtype: tf.DType = tf.floa
                 "strides": tuple(op.get_attr("strides"))[1:3],
                 "dilations": dilations,
                 "padding": op.get_attr("padding").decode(),
-                "flops": 2 * ho * wo * kh * kw * cin * cout,
+                "flops": 2 * n * ho * wo * kh * kw * cin * cout,
                 "explicit_paddings": tuple(op.get_attr("explicit_paddings")),
             }
         )
@@ -78,10 +84,11 @@ def _median_seconds(call, iterations: int) -> float:
 def conv_table(model, height: int, width: int, dtype: tf.DType = tf.float32, iterations: int = 7) -> dict[str, Any]:
     """Rows (one per distinct convolution, most FLOPs first) with count, GFLOP share, GFLOP/s and ratio to the
     reference; totals: estimated conv seconds per frame and the FLOP-weighted ratio to the reference."""
-    convs = graph_convolutions(model, height, width, dtype)
+    convs = graph_convolutions(model, height, width)
     groups: dict[tuple, dict[str, Any]] = {}
     for conv in convs:
         key = (conv["input"], conv["filter"], conv["strides"], conv["dilations"], conv["padding"])
+        key += (conv["explicit_paddings"],)
         groups.setdefault(key, {**conv, "count": 0})["count"] += 1
     total_flops = sum(c["flops"] for c in convs)
     reference_flops = conv_flops(**CONV_REFERENCE)

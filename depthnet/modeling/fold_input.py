@@ -81,7 +81,7 @@ def fold_input_normalisation(model: keras.Model) -> keras.Model:
     new_conv.build((None, None, None, 3))
     new_conv.set_weights([rgb_unit_kernel(conv.kernel.numpy()), *[w.numpy() for w in conv.weights[1:]]])
     new_conv.trainable = False
-    new_preprocess = SubtractImageNetMean(name=preprocess.name, dtype=preprocess.dtype_policy)
+    new_preprocess = SubtractImageNetMean(name=preprocess.name, dtype=preprocess.dtype_policy.name)
     replaced = {id(conv): new_conv, id(preprocess): new_preprocess}
 
     def clone(layer):

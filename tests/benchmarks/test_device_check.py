@@ -36,7 +36,7 @@ def test_cpu_smoke_runs_and_writes_its_json(tmp_path):
     assert train["precision"] == "fp16" and train["xla"] is True
     assert train["finite"] and train["sec_per_step"] > 0 and train["loss_scale"] > 0
     assert len(train["step_times"]) == 2  # --steps overrides the setup's one step
-    assert train["peak_rss_gb"] > 0 and train["rss_growth_gb"] >= 0  # host memory, sampled during the steps
+    assert train["peak_rss_gb"] > 0.1  # host memory sampled during the steps: a TensorFlow process holds > 100 MB
     assert [(r["precision"], r["batch"]) for r in result["inference"]] == [("fp16", 1), ("fp16", 2)]
     assert all(r["fps"] > 0 and r["peak_memory_gb"] is not None for r in result["inference"])
     assert result["paper_claim"]["best_fps_batch1"] == result["inference"][0]["fps"]

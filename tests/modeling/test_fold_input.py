@@ -69,6 +69,17 @@ def test_inference_graph_has_no_channel_flip_and_folds_once():
     assert first_convolution(fold_batchnorm(model)) is not None  # BN folding keeps the input to fold
 
 
+def test_inference_graph_saves_and_loads_as_a_keras_file(tmp_path):
+    keras.utils.set_random_seed(0)
+    graph = inference_graph(_live(build_model(preset("tiny"))))
+    path = str(tmp_path / "graph.keras")
+    graph.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded.get_layer("imagenet_preprocess"), SubtractImageNetMean)
+    x = tf.constant(np.random.default_rng(4).random((1, 64, 96, 3), dtype=np.float32))
+    np.testing.assert_allclose(loaded(x, training=False), graph(x, training=False), rtol=1e-5)
+
+
 def test_model_without_caffe_preprocess_is_returned_as_is():
     inputs = keras.Input((8, 8, 3))
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs))
