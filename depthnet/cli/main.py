@@ -1,8 +1,8 @@
 """The README's main job: the whole path on the built-in default, with no download.
 
 1. renders synthetic indoor RGB-D scenes at 240x320 (1,200 training and 60 held-out validation scenes),
-2. trains the `quick` configuration (the paper's topology on the tiny backbone, 120x160 crops) from
-   scratch on the CPU, 3,600 steps of batch 3 (about 8 minutes on 2 cores),
+2. trains the `quick` configuration (the paper's topology on the tiny backbone, 96x128 crops) from
+   scratch on the CPU, 7,000 steps of batch 3 (about 8 minutes on 2 cores),
 3. evaluates it on the held-out scenes next to the best constant-depth predictor,
 4. leaves in `runs/quick/` a checkpoint, TensorBoard logs, `eval/metrics.json` and pictures.
 
@@ -27,7 +27,7 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     flags.DEFINE_string("run_dir", "runs/quick", "Where the run's checkpoint, logs, metrics and pictures go.")
     flags.DEFINE_string("data_dir", "data/synthetic", "Where the synthetic scenes are written (reused if present).")
-    flags.DEFINE_integer("steps", QUICK_STEPS, "Training steps (batch 3, 120x160 crops).")
+    flags.DEFINE_integer("steps", QUICK_STEPS, "Training steps (batch 3, 96x128 crops).")
     flags.DEFINE_integer("train_frames", QUICK_TRAIN_FRAMES, "Synthetic training frames.")
     flags.DEFINE_integer("val_frames", QUICK_VAL_FRAMES, "Held-out synthetic validation frames.")
     flags.DEFINE_integer("seed", 0, "Seed for scenes and training.")

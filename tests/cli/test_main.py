@@ -9,7 +9,8 @@ import sys
 import pytest
 from helpers import REPO, read_flagfile, run_cli, script
 
-from depthnet.config import experiment
+from depthnet.config import experiment, preset
+from depthnet.data import resize_for_crop
 
 REPO_PATH = pathlib.Path(REPO)
 
@@ -109,8 +110,10 @@ def test_depthnet_eval_of_the_main_jobs_checkpoint_gives_the_main_jobs_numbers(m
     assert proc.returncode == 0, proc.stderr[-3000:]
     payload = json.loads((tmp_path / "metrics.json").read_text())
     assert payload["model"]["checkpoint_path"] == summary["checkpoint"]
-    assert payload["network_input"] == summary["network_input"] == [156, 208]  # 240x320 scenes at the quick scale
-    assert payload["protocol"]["input_size"] == [156, 208] and "240x320 frame -> 156x208" in payload["resize_rule"]
+    quick = list(resize_for_crop(preset("quick").input_size))  # 240x320 scenes land exactly at the quick scale
+    assert payload["network_input"] == summary["network_input"] == quick
+    assert payload["protocol"]["input_size"] == quick
+    assert f"240x320 frame -> {quick[0]}x{quick[1]}" in payload["resize_rule"]
     for key in ("abs_rel", "rmse", "log10", "delta1", "num_pixels"):
         assert payload["metrics"][key] == pytest.approx(summary["model"][key], rel=1e-5), key
     assert "colour scale" in proc.stdout  # each panel's range is printed
