@@ -70,7 +70,7 @@ class Protocol:
     flip_tta: average the prediction with the mirrored prediction of the mirrored image.
     input_size: the working size (H, W): a frame is resized to its pixel count at the frame's own
         aspect, sides multiples of 4 (:func:`depthnet.inference.working_size_of`; a 480x640 frame to
-        312x416, a 240x320 frame to 156x208). The size applied is recorded as `network_input`.
+        312x416, a 240x320 frame to the quick run's 124x168). The size applied is recorded as `network_input`.
     ground_truth: 'filled', 'raw' or 'synthetic' depth, as the prepared split records it.
     name: the preset it came from (:mod:`depthnet.protocols`), '' for none; 'custom' when overridden.
     input: 'whole', 'black_border' or 'center_crop' (:data:`depthnet.protocols.INPUT_MODES`).

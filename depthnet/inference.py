@@ -17,7 +17,7 @@ Resize rule (choice of ours; the paper only fixes NYU's 480x640 -> 312x416, i.e.
    the *working size*: the size with the same pixel count as 312x416 and the input's aspect ratio,
    each side rounded to the nearest multiple of 4 (at least 4; the network's features are at 1/4).
    A 480x640 frame goes to 312x416 = 0.65x, the training scale, in either orientation, and a
-   240x320 frame to a run's 156x208 exactly; any camera with NYU's field of view lands at the
+   240x320 frame to the quick run's 124x168 exactly; any camera with NYU's field of view lands at the
    training scale whatever its resolution. Training validation, the main job and `depthnet-eval`
    all use this rule (:func:`depthnet.evaluation.evaluate_split`).
 4. The network predicts depth at half the working size; it is resized bilinearly to the input size.

@@ -7,7 +7,7 @@
 
 Prints a short table (precision, batch, frames/s, ms/frame, GFLOP/s, ratios to the matmul references);
 `--json` prints the whole result instead (`--output_json` writes it to a file either way). The input
-defaults to the config's working size (`full`: 312x416, `quick`: 156x208), the size `depthnet-eval`
+defaults to the config's working size (`full`: 312x416, `quick`: 124x168), the size `depthnet-eval`
 and `depthnet-predict` feed a 480x640 frame at.
 
 What is measured and printed: :mod:`depthnet.benchmark`.
