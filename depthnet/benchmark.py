@@ -1,6 +1,6 @@
 """The inference benchmark behind `depthnet-bench`: speed and arithmetic of the network, next to a matmul reference.
 
-    depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,8 --iterations=5
+    depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,3,8 --iterations=5
     depthnet-bench --config=quick --iterations=3 --output_json=bench.json
 
 For each precision (fp32; bf16 = Keras mixed_bfloat16 via precision.set_precision) it builds the model
@@ -33,7 +33,7 @@ reference where TensorFlow's matmul is slow. `machine.isa` lists the CPU's matri
 without AMX or AVX512-BF16, bf16 is emulated and gives no speed-up (the benchmark says so).
 
 Timed is the BN-folded inference graph (`modeling.fold`; `fold=False` keeps the BatchNorms); `ratio_to_conv`
-= achieved / a 3x3 256-channel convolution in that precision (`references`); `profile=True` adds the TF
+= achieved / a 3x3 256-channel convolution in that precision (`references`, best of 3); `profile=True` adds the TF
 profiler's ms per op type (`profiling`). `--jit_compile` times the model compiled with XLA.
 `--accuracy_model_dir` + `--accuracy_data_dir` score a trained run at every precision on the same
 frames (`accuracy.precisions.<p>.abs_rel` and `abs_rel_change_vs_fp32`).
@@ -58,7 +58,7 @@ from depthnet.modeling.fold import inference_graph
 from depthnet.modeling.model import build_model, count_params
 from depthnet.precision import SIXTEEN_BIT_UNITS, cpu_isa, cpu_model, precision_warning, set_precision
 from depthnet.profiling import profile_model, profile_table
-from depthnet.references import CONV_REFERENCE, conv_gflops
+from depthnet.references import CONV_REFERENCE, best_conv_gflops
 
 PRECISION_DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
 CONV_OP_TYPES = (
@@ -383,8 +383,8 @@ def benchmark(
             entry["ratio_to_numpy_fp32_matmul"] = best / result["numpy_fp32_matmul_gflops"]
             if conv_reference:  # references.conv_gflops: a 3x3 256-channel conv, plain and at rate 4
                 log(f"{precision}: 3x3 convolution reference ...")
-                entry["conv_gflops"] = conv_gflops(PRECISION_DTYPES[precision])
-                entry["conv_gflops_dilated"] = conv_gflops(PRECISION_DTYPES[precision], dilation=4)
+                entry["conv_gflops"] = best_conv_gflops(PRECISION_DTYPES[precision])
+                entry["conv_gflops_dilated"] = best_conv_gflops(PRECISION_DTYPES[precision], dilation=4)
                 entry["ratio_to_conv"] = best / entry["conv_gflops"]
             if profile:  # profiling.profile_model: TF profiler time per op type, batch 1
                 log(f"{precision}: profile ...")

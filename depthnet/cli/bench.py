@@ -1,6 +1,6 @@
 """`depthnet-bench`: inference speed and arithmetic of the network next to matmul references.
 
-    depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,8 --iterations=5
+    depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,3,8 --iterations=5
     depthnet-bench --config=quick --iterations=3 --output_json=bench.json
     depthnet-bench --runtime=tf,litert,onnx --precision=fp32,bf16,fp16,int8 (:mod:`depthnet.runtime_bench`)
     depthnet-bench --config=full --height=240 --width=320 --json     # the paper's efficiency input, as JSON
@@ -29,7 +29,9 @@ FLAGS = flags.FLAGS
 def define_flags() -> None:
     flags.DEFINE_string("config", "full", "Model preset: full, dfe_afb, dfe, baseline, quick, tiny.")
     flags.DEFINE_list("precision", ["fp32"], "Comma-separated precisions: fp32, bf16 (fp16).")
-    flags.DEFINE_list("batch_sizes", ["1", "8"], "Comma-separated batch sizes.")
+    flags.DEFINE_list(
+        "batch_sizes", ["1", "3", "8"], "Comma-separated batch sizes (3: the paper's batch and the conv reference's)."
+    )
     flags.DEFINE_integer("iterations", 5, "Timed calls per batch size.")
     flags.DEFINE_integer("warmup", 1, "Untimed calls first (the first one traces).")
     flags.DEFINE_integer("height", None, "Input height (multiple of 4; default: the config's working size).")
