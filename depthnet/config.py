@@ -219,8 +219,8 @@ class TrainConfig:
 
 # ---------------------------------------------------------------------------------------------- experiments
 
-QUICK_STEPS = 7000
-QUICK_TRAIN_FRAMES = 1200
+QUICK_STEPS = 6600
+QUICK_TRAIN_FRAMES = 2400
 QUICK_VAL_FRAMES = 60
 QUICK_FRAME_SIZE = (240, 320)  # the quick scenes are rendered at this size; the quick model works at 124x168
 
