@@ -32,7 +32,7 @@ that precision); `ratio_to_numpy_fp32_matmul` = achieved / a float32 numpy (BLAS
 reference where TensorFlow's matmul is slow. `machine.isa` lists the CPU's matrix extensions:
 without AMX or AVX512-BF16, bf16 is emulated and gives no speed-up (the benchmark says so).
 
-Timed is the BN-folded inference graph (`modeling.fold`; `fold=False` keeps the BatchNorms); `ratio_to_conv`
+Timed is the folded inference graph (`modeling.fold.inference_graph`; `fold=False`: the model); `ratio_to_conv`
 = achieved / a 3x3 256-channel convolution in that precision (`references`, best of 3); `profile=True` adds the TF
 profiler's ms per op type (`profiling`). `--jit_compile` times the model compiled with XLA.
 `--accuracy_model_dir` + `--accuracy_data_dir` score a trained run at every precision on the same

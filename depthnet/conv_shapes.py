@@ -15,13 +15,11 @@ dilated convolution runs on space-to-batch tensors and its padded work is counte
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 import tensorflow as tf
 
-from depthnet.references import CONV_REFERENCE, conv_flops, conv_gflops
+from depthnet.references import CONV_REFERENCE, conv_call, conv_flops, conv_gflops, median_seconds
 
 
 def graph_convolutions(model, height: int, width: int) -> list[dict[str, Any]]:
@@ -56,30 +54,15 @@ def graph_convolutions(model, height: int, width: int) -> list[dict[str, Any]]:
 
 
 def _timer(conv: dict[str, Any], dtype: tf.DType):
-    x = tf.cast(tf.random.stateless_normal(conv["input"], seed=[1, 2]), dtype)
-    w = tf.cast(tf.random.stateless_normal(conv["filter"], seed=[3, 4]) * 0.05, dtype)
-    b = tf.cast(tf.random.stateless_normal(conv["filter"][-1:], seed=[5, 6]), dtype)
+    """A call of this convolution as the graph runs it (one Conv2D op with its dilations), plus bias and ReLU."""
     padding = conv["padding"] if conv["padding"] != "EXPLICIT" else list(zip(*[iter(conv["explicit_paddings"])] * 2))
-
-    @tf.function
-    def run(x, w, b):
-        y = tf.nn.relu(
-            tf.nn.conv2d(x, w, strides=[1, *conv["strides"], 1], padding=padding, dilations=[1, *conv["dilations"], 1])
-            + b
-        )
-        return tf.reduce_sum(tf.cast(y[:1, :1, :1, :1], tf.float32))
-
-    return lambda: run(x, w, b).numpy()
-
-
-def _median_seconds(call, iterations: int) -> float:
-    call()
-    times = []
-    for _ in range(max(1, iterations)):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    strides, dilations = [1, *conv["strides"], 1], [1, *conv["dilations"], 1]
+    return conv_call(
+        conv["input"],
+        conv["filter"],
+        dtype,
+        lambda x, w: tf.nn.conv2d(x, w, strides=strides, padding=padding, dilations=dilations),
+    )
 
 
 def conv_table(model, height: int, width: int, dtype: tf.DType = tf.float32, iterations: int = 7) -> dict[str, Any]:
@@ -96,7 +79,7 @@ def conv_table(model, height: int, width: int, dtype: tf.DType = tf.float32, ite
     rows, references = [], []
     for conv in sorted(groups.values(), key=lambda c: -c["flops"] * c["count"]):
         references.append(conv_gflops(dtype, iterations=3, warmup=1))
-        seconds = _median_seconds(_timer(conv, dtype), iterations)
+        seconds = median_seconds(_timer(conv, dtype), iterations)
         rows.append(
             {
                 "input": list(conv["input"]),

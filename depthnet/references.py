@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -21,6 +23,35 @@ CONV_REFERENCE = {"batch": 3, "height": 60, "width": 80, "channels": 256, "kerne
 def conv_flops(batch: int, height: int, width: int, channels: int, kernel: int) -> int:
     """2 x multiply-accumulates of a 'same' kernel x kernel convolution, channels -> channels."""
     return 2 * batch * height * width * kernel * kernel * channels * channels
+
+
+def median_seconds(call: Callable[[], Any], iterations: int, warmup: int = 1) -> float:
+    """Median wall time of `iterations` calls of `call` after `warmup` untimed ones (at least one of each)."""
+    for _ in range(max(1, warmup)):
+        call()
+    times = []
+    for _ in range(max(1, iterations)):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def conv_call(
+    input_shape: Sequence[int], filter_shape: Sequence[int], dtype: tf.DType, convolve: Callable
+) -> Callable[[], Any]:
+    """A call running relu(convolve(x, w) + b) once on fixed random tensors in `dtype` (a tf.function that
+    returns one scalar, so the whole convolution is computed and nothing large is copied back)."""
+    x = tf.cast(tf.random.stateless_normal(list(input_shape), seed=[5, 6]), dtype)
+    w = tf.cast(tf.random.stateless_normal(list(filter_shape), seed=[7, 8]) * 0.05, dtype)
+    b = tf.cast(tf.random.stateless_normal(list(filter_shape[-1:]), seed=[9, 10]), dtype)
+
+    @tf.function
+    def run(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+        y = tf.nn.relu(convolve(x, w) + b)
+        return tf.reduce_sum(tf.cast(y[:1, :1, :1, :1], tf.float32))
+
+    return lambda: run(x, w, b).numpy()
 
 
 def conv_gflops(
@@ -35,23 +66,13 @@ def conv_gflops(
     kernel: int = CONV_REFERENCE["kernel"],
 ) -> float:
     """GFLOP/s of the reference convolution in `dtype` (from the median of `iterations` timed calls)."""
-    x = tf.cast(tf.random.stateless_normal([batch, height, width, channels], seed=[5, 6]), dtype)
-    w = tf.cast(tf.random.stateless_normal([kernel, kernel, channels, channels], seed=[7, 8]) * 0.05, dtype)
-    b = tf.cast(tf.random.stateless_normal([channels], seed=[9, 10]), dtype)
-
-    @tf.function
-    def conv(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-        y = tf.nn.relu(tf.nn.convolution(x, w, padding="SAME", dilations=dilation) + b)
-        return tf.reduce_sum(tf.cast(y[:1, :1, :1, :1], tf.float32))  # forces the whole conv, returns a scalar
-
-    for _ in range(max(1, warmup)):
-        conv(x, w, b).numpy()
-    times = []
-    for _ in range(max(1, iterations)):
-        start = time.perf_counter()
-        conv(x, w, b).numpy()
-        times.append(time.perf_counter() - start)
-    return conv_flops(batch, height, width, channels, kernel) / statistics.median(times) / 1e9
+    call = conv_call(
+        [batch, height, width, channels],
+        [kernel, kernel, channels, channels],
+        dtype,
+        lambda x, w: tf.nn.convolution(x, w, padding="SAME", dilations=dilation),
+    )
+    return conv_flops(batch, height, width, channels, kernel) / median_seconds(call, iterations, warmup) / 1e9
 
 
 def best_conv_gflops(dtype: tf.DType, repeats: int = 3, **kwargs) -> float:

@@ -25,6 +25,7 @@ import numpy as np
 from keras import layers
 
 from depthnet.modeling.blocks import ChannelReduceBlock
+from depthnet.modeling.fold_input import fold_input_normalisation
 
 FOLDABLE_CONVS = (layers.Conv2D,)  # not Conv2DTranspose / DepthwiseConv2D: other kernel layouts
 
@@ -172,6 +173,4 @@ def inference_graph(model: keras.Model) -> keras.Model:
     """THE inference graph of a trained model: BatchNorms folded into their convolutions, then the input
     normalisation folded into the first one (:mod:`depthnet.modeling.fold_input`). Same function as
     `model(x, training=False)`; every export, the predictor and the benchmark run this graph."""
-    from depthnet.modeling.fold_input import fold_input_normalisation
-
     return fold_input_normalisation(fold_batchnorm(model))
