@@ -62,7 +62,7 @@ def open_reader(opts: Options) -> readers.Reader:
         opts.source, opts.input, opts.split,
         depth_scale=opts.depth_scale, depth_encoding=opts.depth_encoding, depth=opts.depth,
         splits_mat=opts.splits_mat, tfds_data_dir=opts.tfds_data_dir,
-        num_frames=opts.num_frames, seed=opts.seed, height=opts.height, width=opts.width,
+        num_frames=opts.num_frames, seed=opts.seed, height=opts.height, width=opts.width, workers=opts.workers,
     )  # fmt: skip
 
 
@@ -179,7 +179,9 @@ def _write_shards(
         total=len(plan.selected), initial=reused, unit="frame", desc=f"{opts.source}->{opts.split}",
         disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
     )  # fmt: skip
-    stream = shards.encoded(reader.iter_load(remaining), opts.workers, OUTPUT_DEPTH_SCALE)
+    # A reader that renders in worker processes has the cores busy: its frames are encoded here.
+    encoders = 1 if getattr(reader, "renders_in_parallel", False) else opts.workers
+    stream = shards.encoded(reader.iter_load(remaining), encoders, OUTPUT_DEPTH_SCALE)
     try:
         for k in todo:
             name = plan.names[k]

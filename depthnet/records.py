@@ -20,7 +20,6 @@ shard; :func:`read_manifest` checks it and says what to do when something is mis
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from typing import Any
@@ -28,20 +27,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from depthnet.frame import Frame  # noqa: F401  (records.Frame: the frame type the shards hold)
+
 MANIFEST_NAME = "manifest.json"
 DEFAULT_DEPTH_SCALE = 1000.0  # millimetres
 MAX_STORED_VALUE = 65535
 PNG_COMPRESSION = 1  # zlib level: ~8x faster to write than the default, ~15% larger, still lossless
-
-
-@dataclasses.dataclass
-class Frame:
-    """One RGB-D frame as every reader yields it: uint8 HxWx3 RGB, float32 HxW depth in metres (0 = invalid)."""
-
-    rgb: np.ndarray
-    depth: np.ndarray
-    scene: str = ""
-    frame: str = ""
 
 
 FEATURES = {

@@ -124,6 +124,7 @@ def make_reader(
     seed: int = 0,
     height: int = 480,
     width: int = 640,
+    workers: int = 1,
 ) -> Reader:
     """The reader for `source` (one of :data:`SOURCES`); raises SourceError when it cannot be opened."""
     if split not in ("train", "test"):
@@ -139,7 +140,7 @@ def make_reader(
     if source == "pairs":
         return PairsReader(input, depth_scale=depth_scale, depth_encoding=depth_encoding, split=split)
     if source == "synthetic":
-        return SyntheticReader(num_frames, seed=seed, height=height, width=width)
+        return SyntheticReader(num_frames, seed=seed, height=height, width=width, workers=workers)
     raise SourceError(f"unknown source {source!r}; one of {SOURCES}")
 
 

@@ -13,8 +13,8 @@ The conversion itself is :func:`data_prep.prepare.prepare` (sampling: :mod:`data
 shards, resume and the manifest: :mod:`data_prep.shards`). Exit status 0 when the split is written
 (also with ``--skip_bad`` frames left out: the manifest counts them), 2 for bad flags, bad input or an
 output folder it cannot write (read-only, a file in its place, a full disk), 130 on Ctrl-C and 143 on
-SIGTERM (finished shards are kept either way: re-run the same command to resume). Encoding workers
-(``--workers``) die with this process, even on ``kill -9``.
+SIGTERM (finished shards are kept either way: re-run the same command to resume). Worker processes
+(``--workers``: encoding, or rendering synthetic scenes) die with this process, even on ``kill -9``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def _define_output_flags() -> None:
     flags.DEFINE_integer(
         "workers",
         1,
-        "Processes encoding PNGs (the bottleneck, ~0.2 s per 480x640 frame); output is identical for any value.",
+        "Worker processes: they encode the PNGs (the bottleneck of real data, ~0.2 s per 480x640 frame), or with "
+        "--source=synthetic render the scenes; output is identical for any value.",
     )
 
 

@@ -84,8 +84,18 @@ def configs_from_flags() -> tuple[ModelConfig, TrainConfig]:
     return model_config, run
 
 
+MAX_RENDER_WORKERS = 8
+
+
+def render_workers() -> int:
+    """Processes that render synthetic scenes: one per core this process may use (at most 8)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_RENDER_WORKERS, cores))
+
+
 def ensure_synthetic_data(run: TrainConfig) -> None:
-    """With source 'synthetic': renders the training and held-out scenes (kept and reused if present)."""
+    """With source 'synthetic': renders the training and held-out scenes (kept and reused if present),
+    one worker process per core (the frames are the same for any number)."""
     if run.source != "synthetic":
         return
     from data_prep.prepare import Options, prepare
@@ -105,6 +115,7 @@ def ensure_synthetic_data(run: TrainConfig) -> None:
                 seed=seed,
                 height=run.synthetic_height,
                 width=run.synthetic_width,
+                workers=render_workers(),
             )
         )
 

@@ -47,13 +47,14 @@ default.
 Speed (vectorised numpy, one core): ~80 ms per 480x640 frame, ~25 ms at 240x320
 (``benchmarks/bench_synthetic.py``).
 
-Public API: :func:`render_scene` (random room by seed -> :class:`~depthnet.records.Frame`),
-:func:`iter_frames` (a stream of frames, several views per room), :func:`make_scene` /
-:func:`scene_view` (the random scene description) and :func:`render` (render any :class:`Scene`,
-e.g. a hand-built one).
+Public API: :func:`render_scene` (random room by seed -> :class:`~depthnet.frame.Frame`),
+:func:`iter_frames` (a stream of frames, several views per room), :func:`render_room` (chosen views of
+one room of that stream: the task parallel rendering hands out), :func:`make_scene` / :func:`scene_view`
+(the random scene description) and :func:`render` (render any :class:`Scene`, e.g. a hand-built one).
+No TensorFlow: a rendering worker process imports numpy only.
 """
 
-from depthnet.synthetic.generate import iter_frames, make_scene, render_scene, scene_view
+from depthnet.synthetic.generate import iter_frames, make_scene, render_room, render_scene, scene_view
 from depthnet.synthetic.render import render
 from depthnet.synthetic.scene import (
     CEILING,
@@ -95,6 +96,7 @@ __all__ = [
     "iter_frames",
     "make_scene",
     "render",
+    "render_room",
     "render_scene",
     "scene_view",
     "seed_of",

@@ -1,17 +1,17 @@
 """Random scenes by seed: room, furniture placement, camera choice and camera response; further views
-of the same room; and rendering them as :class:`~depthnet.records.Frame` streams."""
+of the same room; and rendering them as :class:`~depthnet.frame.Frame` streams."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Optional
 
 import numpy as np
 
 from depthnet.camera import NYU_INTRINSICS, Intrinsics
-from depthnet.records import Frame
+from depthnet.frame import Frame
 from depthnet.synthetic.furniture import Item, add_clutter, make_item, rotate2d
 from depthnet.synthetic.palette import Palette, hsv
 from depthnet.synthetic.raycast import cast, corners
@@ -278,6 +278,45 @@ def render_scene(
     return Frame(rgb=rgb, depth=depth, scene=f"synthetic-{seed}", frame=f"synthetic-{seed}-v{view:02d}")
 
 
+def _room_frames(
+    seed: int,
+    room_index: int,
+    views: Sequence[int],
+    height: int,
+    width: int,
+    intrinsics: Intrinsics,
+    hole_fraction: float,
+    max_depth: float,
+) -> Iterator[Frame]:
+    room_seed = seed_of(seed, room_index)
+    base = make_scene(room_seed)
+    scene_id = f"synthetic-{seed}-{room_index:05d}"
+    for view in views:
+        scene = scene_view(base, room_seed, view)
+        noise_seed = seed_of(room_seed, view, 0x401E)
+        rgb, depth = render(
+            scene, height, width, intrinsics, noise_seed=noise_seed, max_depth=max_depth, hole_fraction=hole_fraction
+        )
+        yield Frame(rgb=rgb, depth=depth, scene=scene_id, frame=f"{scene_id}-{view:02d}")
+
+
+def render_room(
+    seed: int,
+    room_index: int,
+    views: Sequence[int],
+    height: int = 480,
+    width: int = 640,
+    *,
+    intrinsics: Intrinsics = NYU_INTRINSICS,
+    hole_fraction: float = 0.0,
+    max_depth: float = DEFAULT_MAX_DEPTH,
+) -> list[Frame]:
+    """The frames `views` of room `room_index` of the stream `seed`: byte for byte the frames
+    :func:`iter_frames` yields at indices ``room_index * frames_per_scene + view``. One call is one
+    independent task (rooms share nothing), which is how ``depthnet-prepare --workers`` renders in parallel."""
+    return list(_room_frames(seed, room_index, views, height, width, intrinsics, hole_fraction, max_depth))
+
+
 def iter_frames(
     num_frames: int,
     seed: int = 0,
@@ -297,16 +336,6 @@ def iter_frames(
     """
     if frames_per_scene < 1:
         raise ValueError(f"frames_per_scene must be >= 1, got {frames_per_scene}")
-    base = None
-    for i in range(num_frames):
-        room_index, view = divmod(i, frames_per_scene)
-        room_seed = seed_of(seed, room_index)
-        if view == 0 or base is None:
-            base = make_scene(room_seed)
-        scene = scene_view(base, room_seed, view)
-        noise_seed = seed_of(room_seed, view, 0x401E)
-        rgb, depth = render(
-            scene, height, width, intrinsics, noise_seed=noise_seed, max_depth=max_depth, hole_fraction=hole_fraction
-        )
-        scene_id = f"synthetic-{seed}-{room_index:05d}"
-        yield Frame(rgb=rgb, depth=depth, scene=scene_id, frame=f"{scene_id}-{view:02d}")
+    for room_index in range(-(-num_frames // frames_per_scene)):
+        views = range(min(frames_per_scene, num_frames - room_index * frames_per_scene))
+        yield from _room_frames(seed, room_index, views, height, width, intrinsics, hole_fraction, max_depth)

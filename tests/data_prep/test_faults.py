@@ -80,9 +80,9 @@ def _wait_until(condition, seconds: float) -> bool:
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to find the worker processes")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "SIGTERM"])
 def test_workers_die_with_their_parent(tmp_path, sig):
-    """depthnet-prepare --workers=2 is killed while its two spawned encoders and multiprocessing's resource
-    tracker run: all three exit with it (before: they stayed alive as orphans). SIGTERM stops it cleanly:
-    one error line, status 143, no temporaries."""
+    """depthnet-prepare --workers=2 is killed while its two spawned workers (renderers here) and
+    multiprocessing's resource tracker run: all three exit with it (before: they stayed alive as
+    orphans). SIGTERM stops it cleanly: one error line, status 143, no temporaries."""
     cmd = _cli("--source=synthetic", "--num_frames=2000", "--height=48", "--width=64", "--workers=2",
                f"--output_dir={tmp_path / 'out'}")  # fmt: skip
     helpers: dict[int, str] = {}

@@ -61,6 +61,16 @@ def test_iter_frames_views_scenes_and_determinism():
         next(S.iter_frames(1, frames_per_scene=0))
 
 
+def test_render_room_gives_the_stream_s_frames_for_any_views():
+    stream = list(S.iter_frames(8, seed=9, height=SMALL[0], width=SMALL[1]))
+    per_room = S.DEFAULT_FRAMES_PER_SCENE
+    room = S.render_room(9, 1, [0, 3], SMALL[0], SMALL[1])
+    for got, index in zip(room, (per_room, per_room + 3)):
+        want = stream[index]
+        assert got.rgb.tobytes() == want.rgb.tobytes() and got.depth.tobytes() == want.depth.tobytes()
+        assert (got.scene, got.frame) == (want.scene, want.frame)
+
+
 def test_scene_view_zero_is_the_scene_and_others_move_the_camera_only():
     scene = S.make_scene(21)
     assert S.scene_view(scene, 21, 0) is scene
