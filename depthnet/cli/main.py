@@ -2,7 +2,8 @@
 
 1. renders synthetic indoor RGB-D scenes at 240x320 (2,400 training and 60 held-out validation scenes),
 2. trains the `quick` configuration (the paper's topology on the tiny backbone, 96x128 crops) from
-   scratch on the CPU, 6,600 steps of batch 3 (about 11 minutes on 2 cores, rendering included),
+   scratch on the CPU, 6,600 steps of batch 3 (rendering included: about 10 minutes on 2 AVX-512 cores,
+   about 18 on 2 AVX2-only cores),
 3. evaluates it on the held-out scenes next to the best constant-depth predictor,
 4. leaves in `runs/quick/` a checkpoint, TensorBoard logs, `eval/metrics.json` and pictures.
 
