@@ -172,10 +172,10 @@ def _write_shards(
     opts: Options, reader: readers.Reader, plan: Plan, split_dir: str, todo: list[int], reused: int, markers: dict
 ) -> int:
     """Writes the shards numbered `todo` (adding their markers to `markers`); returns the frames read."""
-    from tqdm import tqdm
+    from depthnet.progress import progress_bar
 
     remaining = [item for k in todo for item in plan.shards[k]]
-    pbar = tqdm(
+    pbar = progress_bar(
         total=len(plan.selected), initial=reused, unit="frame", desc=f"{opts.source}->{opts.split}",
         disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
     )  # fmt: skip

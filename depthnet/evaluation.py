@@ -194,9 +194,9 @@ def evaluate_split(
     examples: list[dict[str, np.ndarray]] = []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from depthnet.progress import progress_bar
 
-        bar = tqdm(total=total, desc="evaluating", unit="img")
+        bar = progress_bar(total=total, desc="evaluating", unit="img")
     wanted, index = set(example_indices(total, keep_examples) if total else range(keep_examples)), 0
     for batch in dataset:
         pred = predict_with_protocol(predict_fn, batch["image"], protocol.flip_tta)
@@ -297,9 +297,9 @@ def evaluate_predictor(
     examples: list[dict[str, np.ndarray]] = []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from depthnet.progress import progress_bar
 
-        bar = tqdm(total=total, desc="evaluating", unit="img")
+        bar = progress_bar(total=total, desc="evaluating", unit="img")
     wanted = set(example_indices(total, keep_examples) if total else range(keep_examples))
     for index, frame in enumerate(frames):
         if isinstance(frame, records.Frame):

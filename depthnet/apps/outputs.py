@@ -167,9 +167,9 @@ def run_predict(
     results = []
     iterator = paths
     if progress:
-        from tqdm import tqdm
+        from depthnet.progress import progress_bar
 
-        iterator = tqdm(paths, desc="predicting", unit="img")
+        iterator = progress_bar(paths, desc="predicting", unit="img")
     for path, stem in zip(iterator, stems):
         try:
             results.append(_predict_image(path, predictor, output_dir, stem, args, flip_tta, options))

@@ -67,9 +67,9 @@ def predict_video(
     writer = iio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8, macro_block_size=1)
     frames = reader
     if progress:
-        from tqdm import tqdm
+        from depthnet.progress import progress_bar
 
-        frames = tqdm(reader, total=total, desc=os.path.basename(path), unit="frame")
+        frames = progress_bar(reader, total=total, desc=os.path.basename(path), unit="frame")
     count, vrange, start = 0, None, time.perf_counter()
     try:
         for frame in frames:
