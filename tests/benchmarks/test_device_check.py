@@ -38,5 +38,10 @@ def test_cpu_smoke_runs_and_writes_its_json(tmp_path):
     assert len(train["step_times"]) == 2  # --steps overrides the setup's one step
     assert train["peak_rss_gb"] > 0.1  # host memory sampled during the steps: a TensorFlow process holds > 100 MB
     assert [(r["precision"], r["batch"]) for r in result["inference"]] == [("fp16", 1), ("fp16", 2)]
-    assert all(r["fps"] > 0 and r["peak_memory_gb"] is not None for r in result["inference"])
+    # The allocator's peak exists where TensorFlow keeps statistics for the device: GPUs, and the CPU on the
+    # AVX-512 Xeon, but not on the AVX2-only AMD EPYC ("Allocator stats not available for device 'CPU:0'",
+    # reported as None); the host's peak RSS always exists.
+    for r in result["inference"]:
+        assert r["fps"] > 0 and r["peak_rss_gb"] > 0.1
+        assert r["peak_memory_gb"] is None or r["peak_memory_gb"] > 0
     assert result["paper_claim"]["best_fps_batch1"] == result["inference"][0]["fps"]
