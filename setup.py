@@ -12,7 +12,7 @@ EXTRAS = {
     "onnx": ["onnxruntime>=1.32,<2", "onnx>=1.23,<2", "tf2onnx>=1.17,<1.18"],  # ONNX export (tf2onnx) and runtime
     "video": ["imageio>=2.38,<3", "imageio-ffmpeg>=0.8,<1"],  # reading and writing videos
 }
-TEST = ["pytest>=7.0", "plyfile>=1.0", "ruff>=0.6", "import-linter>=2.0", "grimp>=3.0"]
+TEST = ["pytest>=7.0", "pytest-xdist>=3.0", "plyfile>=1.0", "ruff>=0.6", "import-linter>=2.0", "grimp>=3.0"]
 
 setup(
     name="depthnet",
