@@ -180,7 +180,7 @@ def _write_shards(
         disable=not opts.progress, dynamic_ncols=True, smoothing=0.1,
     )  # fmt: skip
     # A reader that renders in worker processes has the cores busy: its frames are encoded here.
-    encoders = 1 if getattr(reader, "renders_in_parallel", False) else opts.workers
+    encoders = 1 if reader.renders_in_parallel else opts.workers
     stream = shards.encoded(reader.iter_load(remaining), encoders, OUTPUT_DEPTH_SCALE)
     try:
         for k in todo:

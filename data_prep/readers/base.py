@@ -81,6 +81,8 @@ class Reader:
     source_split = ""
     #: Refuse frames whose depth is implausible for indoor RGB-D (:mod:`data_prep.readers.plausible`).
     check_depth = True
+    #: True when the reader makes its frames in worker processes (the shard writer then encodes in this one).
+    renders_in_parallel = False
 
     def items(self) -> list[Item]:
         raise NotImplementedError

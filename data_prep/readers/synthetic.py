@@ -35,12 +35,8 @@ class SyntheticReader(Reader):
         self._frames_per_scene = synthetic.DEFAULT_FRAMES_PER_SCENE
         self.num_frames, self.seed, self.height, self.width = int(num_frames), int(seed), int(height), int(width)
         self.workers = max(1, int(workers))
+        self.renders_in_parallel = self.workers > 1
         self.source_split = f"seed {seed}"
-
-    @property
-    def renders_in_parallel(self) -> bool:
-        """True when frames come from worker processes (the shard writer then encodes in this one)."""
-        return self.workers > 1
 
     def items(self) -> list[Item]:
         return [Item("", f"{i:06d}", i, f"synthetic frame {i}") for i in range(self.num_frames)]
@@ -55,9 +51,7 @@ class SyntheticReader(Reader):
         return self.seed, room, views, self.height, self.width
 
     def _checked(self, group: list[Item], frames: list[Frame]) -> Iterator[tuple[Item, Any]]:
-        if len(frames) != len(group):
-            raise SourceError(f"depthnet.synthetic.render_room gave {len(frames)} frames for {len(group)} views")
-        for item, frame in zip(group, frames):
+        for item, frame in zip(group, frames, strict=True):
             fr = Frame(frame.rgb, frame.depth, frame.scene, frame.frame or item.frame)
             try:
                 yield item, check_frame(fr, item.path)

@@ -278,28 +278,6 @@ def render_scene(
     return Frame(rgb=rgb, depth=depth, scene=f"synthetic-{seed}", frame=f"synthetic-{seed}-v{view:02d}")
 
 
-def _room_frames(
-    seed: int,
-    room_index: int,
-    views: Sequence[int],
-    height: int,
-    width: int,
-    intrinsics: Intrinsics,
-    hole_fraction: float,
-    max_depth: float,
-) -> Iterator[Frame]:
-    room_seed = seed_of(seed, room_index)
-    base = make_scene(room_seed)
-    scene_id = f"synthetic-{seed}-{room_index:05d}"
-    for view in views:
-        scene = scene_view(base, room_seed, view)
-        noise_seed = seed_of(room_seed, view, 0x401E)
-        rgb, depth = render(
-            scene, height, width, intrinsics, noise_seed=noise_seed, max_depth=max_depth, hole_fraction=hole_fraction
-        )
-        yield Frame(rgb=rgb, depth=depth, scene=scene_id, frame=f"{scene_id}-{view:02d}")
-
-
 def render_room(
     seed: int,
     room_index: int,
@@ -314,7 +292,18 @@ def render_room(
     """The frames `views` of room `room_index` of the stream `seed`: byte for byte the frames
     :func:`iter_frames` yields at indices ``room_index * frames_per_scene + view``. One call is one
     independent task (rooms share nothing), which is how ``depthnet-prepare --workers`` renders in parallel."""
-    return list(_room_frames(seed, room_index, views, height, width, intrinsics, hole_fraction, max_depth))
+    room_seed = seed_of(seed, room_index)
+    base = make_scene(room_seed)
+    scene_id = f"synthetic-{seed}-{room_index:05d}"
+    frames = []
+    for view in views:
+        noise_seed = seed_of(room_seed, view, 0x401E)
+        rgb, depth = render(
+            scene_view(base, room_seed, view), height, width, intrinsics,
+            noise_seed=noise_seed, max_depth=max_depth, hole_fraction=hole_fraction,
+        )  # fmt: skip
+        frames.append(Frame(rgb=rgb, depth=depth, scene=scene_id, frame=f"{scene_id}-{view:02d}"))
+    return frames
 
 
 def iter_frames(
@@ -338,4 +327,7 @@ def iter_frames(
         raise ValueError(f"frames_per_scene must be >= 1, got {frames_per_scene}")
     for room_index in range(-(-num_frames // frames_per_scene)):
         views = range(min(frames_per_scene, num_frames - room_index * frames_per_scene))
-        yield from _room_frames(seed, room_index, views, height, width, intrinsics, hole_fraction, max_depth)
+        yield from render_room(
+            seed, room_index, views, height, width,
+            intrinsics=intrinsics, hole_fraction=hole_fraction, max_depth=max_depth,
+        )  # fmt: skip
