@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from data_prep import write_frames
-from depthnet import data, records
+from depthnet.data import pipeline as data
+from depthnet.data import records
 
 
 def _fallback_frames(num_frames: int, seed: int):

@@ -77,7 +77,7 @@ def child(args: argparse.Namespace) -> dict:
 
     import depthnet.modeling.recompute
     from depthnet.config import TrainConfig, preset
-    from depthnet.training import Trainer
+    from depthnet.training.loop import Trainer
 
     depthnet.modeling.recompute.DEFAULT_GRANULARITY = args.granularity
     height, width = args.size

@@ -188,7 +188,7 @@ def train_config(run: Run, precision: str, xla: bool) -> dict:
     from bench_train_step import calibrate_batchnorm
 
     from depthnet.config import TrainConfig, preset
-    from depthnet.trainer import Trainer
+    from depthnet.training.trainer import Trainer
 
     setup = run.setup
     height, width = setup["size"]
@@ -231,7 +231,7 @@ def train_config(run: Run, precision: str, xla: bool) -> dict:
 
 def inference_config(run: Run, precision: str, xla: bool, batch: int) -> dict:
     """Frames/s of the BN-folded network in `precision` at one batch size."""
-    from depthnet.benchmark import time_model
+    from depthnet.bench.network_speed import time_model
     from depthnet.config import preset
     from depthnet.modeling.fold import inference_graph
     from depthnet.modeling.model import build_model
@@ -255,7 +255,7 @@ def data_throughput(run: Run) -> dict:
     from bench_data import _fallback_frames
 
     from data_prep import write_frames
-    from depthnet import data
+    from depthnet.data import pipeline as data
 
     smoke = run.args.cpu_smoke
     frames, batches = (6, 4) if smoke else (60, 100)

@@ -18,7 +18,7 @@ import numpy as np
 from data_prep import shards
 from data_prep.plan import digest
 from data_prep.readers.base import Item, Reader
-from depthnet import records
+from depthnet.data import records
 
 
 def as_frame(index: int, frame: Any) -> records.Frame:
@@ -58,7 +58,7 @@ def write_frames(
 ) -> dict[str, Any]:
     """Writes `frames` (records.Frame or (rgb, depth) pairs, depth in metres) as a split; returns its manifest.
 
-    Frame ``i`` goes to shard ``i % num_shards``; shards are named :func:`depthnet.records.shard_name` of
+    Frame ``i`` goes to shard ``i % num_shards``; shards are named :func:`depthnet.data.records.shard_name` of
     `split` (default: the folder's name). What `split_dir` held for that split before is replaced. Each
     shard is written atomically with its sha256 in a ``.done`` marker, exactly as a conversion writes it.
     """

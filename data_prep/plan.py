@@ -27,7 +27,7 @@ import numpy as np
 
 from data_prep import readers
 from data_prep.readers import Item, PrepareError, SourceError
-from depthnet import records
+from depthnet.data import records
 
 log = logging.getLogger("depthnet.prepare")
 

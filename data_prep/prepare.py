@@ -1,6 +1,6 @@
 """A whole conversion: a depth source -> sharded TFRecords + ``manifest.json`` (what ``depthnet-prepare`` runs).
 
-Output, in ``<output_dir>/<split>/`` (format: :mod:`depthnet.records`)::
+Output, in ``<output_dir>/<split>/`` (format: :mod:`depthnet.data.records`)::
 
     <split>-00000-of-000NN.tfrecord        frames, full resolution, lossless PNG rgb + uint16 PNG depth (mm)
     <split>-00000-of-000NN.tfrecord.done   resume marker: sha256, frame count, the options that made it
@@ -34,7 +34,7 @@ from data_prep.plan import (
 )
 from data_prep.readers import SourceError
 from data_prep.shards import DONE_SUFFIX, TMP_SUFFIX, OutputExistsError
-from depthnet import records
+from depthnet.data import records
 
 __all__ = [
     "DEFAULT_FRAMES_PER_SHARD",

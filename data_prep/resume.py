@@ -18,7 +18,7 @@ from typing import Optional
 
 from data_prep import shards
 from data_prep.shards import DONE_SUFFIX, TMP_SUFFIX, OutputExistsError, read_json, sha256_file
-from depthnet import records
+from depthnet.data import records
 
 log = logging.getLogger("depthnet.prepare")
 

@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from data_prep.readers import BadInputError, Item, PrepareError
 from data_prep.workers import pool as worker_pool
-from depthnet import records
+from depthnet.data import records
 
 log = logging.getLogger("depthnet.prepare")
 

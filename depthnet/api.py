@@ -5,7 +5,7 @@
     estimator = depthnet.load("runs/quick")          # a run (its best checkpoint) or a depthnet-export folder
     depth_m = estimator("photo.jpg")                  # float32 H x W metres at the photo's size
 
-The estimator takes a file path (decoded by THE rule of :mod:`depthnet.decode`, as `depthnet-predict`
+The estimator takes a file path (decoded by THE rule of :mod:`depthnet.data.decode`, as `depthnet-predict`
 and the training data are), a uint8 RGB array, or a float RGB array in [0, 1] (quantised to 8 bits,
 ``round(x * 255)``: the network was trained on 8-bit images), as one H x W x 3 image or a B x H x W x 3
 batch of one size. Everything else (resize to the run's working size and back) is
@@ -19,7 +19,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from depthnet.decode import decode_bytes
+from depthnet.data.decode import decode_bytes
 from depthnet.errors import InputError, ModelLoadError
 from depthnet.inference import Predictor
 

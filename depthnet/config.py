@@ -168,7 +168,9 @@ class TrainConfig:
     source: str = "prepared"  # 'prepared' (data_dir/<train_split>) or 'synthetic' (made on first use)
     train_split: str = "train"
     val_split: str = "test"  # validation split when holdout_scenes == 0
-    holdout_scenes: float = 0.0  # > 0: validate on this share of the training scenes instead (depthnet.holdout)
+    holdout_scenes: float = (
+        0.0  # > 0: validate on this share of the training scenes instead (depthnet.training.holdout)
+    )
     holdout_seed: int = 0
     synthetic_train_frames: int = 600
     synthetic_val_frames: int = 60
@@ -195,8 +197,8 @@ class TrainConfig:
     deterministic: bool = False
     precision: str = "fp32"
     recompute: bool = False  # recompute backbone activations in the backward pass (memory for time)
-    strategy: str = "default"  # 'default', 'mirrored' or 'multi_worker' (depthnet.distribute)
-    input_sharding: str = "auto"  # multi-worker input: 'auto', 'files' or 'batches' (depthnet.distribute)
+    strategy: str = "default"  # 'default', 'mirrored' or 'multi_worker' (depthnet.training.distribute)
+    input_sharding: str = "auto"  # multi-worker input: 'auto', 'files' or 'batches' (depthnet.training.distribute)
     verify: str = "on"  # 'on': shard sha256 checked against the manifest before training; 'off' for huge sets
 
     @property

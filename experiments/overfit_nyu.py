@@ -50,10 +50,10 @@ def main(argv) -> None:
     import numpy as np
 
     from data_prep.prepare import Options, prepare
-    from depthnet import data
     from depthnet.config import TrainConfig, preset
-    from depthnet.metrics import compute_depth_metrics
-    from depthnet.training import Trainer
+    from depthnet.data import pipeline as data
+    from depthnet.evaluation.metrics import compute_depth_metrics
+    from depthnet.training.loop import Trainer
 
     data_dir = os.path.join(FLAGS.work_dir, "data")
     prepare(

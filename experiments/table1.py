@@ -11,10 +11,10 @@ is not given or has no metrics shows "—". Our rows are marked [P1], [P2], ... 
 protocol that produced them (crop, depth range, filled/raw ground truth, averaging, input size, TTA)
 listed under the table: numbers under different protocols are not comparable. The paper does not
 state its protocol beyond "similar to previous works [9, 25, 31, 44]"; ours are compared under the
-closest preset, `eigen` (depthnet.protocols.TABLE1_PROTOCOL: Eigen crop, raw depth, every test pixel
+closest preset, `eigen` (depthnet.evaluation.protocols.TABLE1_PROTOCOL: Eigen crop, raw depth, every test pixel
 pooled, no flip; `depthnet-eval`'s default), and a row evaluated under another protocol is flagged.
 A second table gives our rows' depth-boundary metrics (iBims-1 DBE accuracy / completeness, Depth Pro
-boundary F1; depthnet.boundary_metrics), which the paper does not report.
+boundary F1; depthnet.evaluation.boundary_metrics), which the paper does not report.
 
 Needs only the standard library (no TensorFlow), so it runs anywhere the metrics files are.
 """
@@ -28,8 +28,8 @@ import sys
 from typing import Any, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # depthnet.protocols (standard library only) from a checkout
-from depthnet.protocols import TABLE1_PROTOCOL, preset
+sys.path.insert(0, os.path.dirname(HERE))  # depthnet.evaluation.protocols (standard library only) from a checkout
+from depthnet.evaluation.protocols import TABLE1_PROTOCOL, preset
 
 PAPER_JSON = os.path.join(HERE, "paper_table1.json")
 ROWS = ("baseline", "dfe", "dfe_afb", "full")
@@ -43,7 +43,7 @@ COLUMNS = (
     ("delta3", "delta3"),
 )
 HEADERS = ("rel", "rms", "log10", "δ<1.25", "δ<1.25²", "δ<1.25³")
-# Detail (depthnet.boundary_metrics; the paper reports none): a second table of our rows.
+# Detail (depthnet.evaluation.boundary_metrics; the paper reports none): a second table of our rows.
 BOUNDARY_COLUMNS = (("dbe_acc", "DBE acc (px)"), ("dbe_comp", "DBE comp (px)"), ("boundary_f1", "boundary F1"))
 MISSING = "—"
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from data_prep import write_frames
-from depthnet import records
+from depthnet.data import records
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -37,7 +37,7 @@ def random_frames(n, seed, height=78, width=104):
 def shared_tiny_run(tmp_path_factory):
     """A tiny run trained for 2 steps (shared by the test files of one pytest session)."""
     from depthnet.config import TrainConfig, preset
-    from depthnet.training import train
+    from depthnet.training.loop import train
 
     base = tmp_path_factory.getbasetemp() / "shared_tiny_run"
     model_dir, data_root = base / "run", base / "data"

@@ -53,7 +53,7 @@ def test_readme_python_blocks_run_as_written(tmp_path_factory, tmp_path, monkeyp
 
 @pytest.fixture(scope="module")
 def run_and_export(tmp_path_factory):
-    from depthnet.serving import export_run
+    from depthnet.deploy.saved_model import export_run
 
     model_dir, _ = shared_tiny_run(tmp_path_factory)
     export_dir = tmp_path_factory.mktemp("api") / "tiny"

@@ -9,13 +9,14 @@ import pytest
 import tensorflow as tf
 
 from data_prep import write_frames
-from depthnet import data, records
 from depthnet.config import TrainConfig, preset
+from depthnet.data import pipeline as data
+from depthnet.data import records
 from depthnet.errors import NonFiniteLossError
-from depthnet.loss import log_l1_loss
 from depthnet.modeling import backbone as backbone_module
 from depthnet.precision import DynamicLossScale
-from depthnet.training import Trainer, train
+from depthnet.training.loop import Trainer, train
+from depthnet.training.loss import log_l1_loss
 
 SIZE = (64, 96)
 SEED = 4  # a random initialisation whose tiny network outputs finite depth (see the report on Log1pDepth)

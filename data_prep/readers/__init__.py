@@ -1,4 +1,4 @@
-"""Readers for every source ``depthnet-prepare`` converts, each yielding :class:`depthnet.records.Frame`.
+"""Readers for every source ``depthnet-prepare`` converts, each yielding :class:`depthnet.data.records.Frame`.
 
 Every reader turns its format into the same frame: ``rgb`` uint8 HxWx3, ``depth`` float32 HxW in
 metres with 0 = invalid, plus ``scene`` and ``frame`` names. A reader works in two steps so that
@@ -71,7 +71,7 @@ from data_prep.readers.labeled_mat import MAT_SPLITS, LabeledMatReader, read_spl
 from data_prep.readers.pairs import DEPTH_EXTS, RGB_EXTS, PairsReader
 from data_prep.readers.synthetic import SyntheticReader
 from data_prep.readers.tfds import TFDS_SPLITS, TfdsReader
-from depthnet.records import Frame
+from depthnet.data.records import Frame
 
 __all__ = [
     "DEPTH_ENCODINGS",

@@ -11,7 +11,7 @@ from typing import Any, Optional
 import numpy as np
 
 from depthnet import errors
-from depthnet.records import Frame
+from depthnet.data.records import Frame
 
 SOURCES = ("tfds", "fastdepth", "labeled_mat", "pairs", "synthetic")
 DEPTH_ENCODINGS = ("scaled", "sunrgbd", "kinect_raw")

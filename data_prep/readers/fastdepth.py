@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from data_prep.readers.base import BadInputError, Item, Reader, SourceError, natural_key, require_input
-from depthnet.records import Frame
+from depthnet.data.records import Frame
 
 # The tree's own name for our two splits.
 FASTDEPTH_SPLITS = {"train": "train", "test": os.path.join("val", "official")}

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from data_prep.readers.base import DEPTH_ENCODINGS, BadInputError
-from depthnet.decode import exif_orientation, pil_to_rgb
+from depthnet.data.decode import exif_orientation, pil_to_rgb
 
 # NYU raw Kinect disparity -> metres (NYU toolbox depth_rel2depth_abs / Open3D CreateRGBDImageFromNYUFormat).
 KINECT_INVALID = 2047
@@ -39,7 +39,7 @@ def _open_image(path: str):
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """Any PIL-readable colour image -> uint8 HxWx3 by THE decoding rule of :mod:`depthnet.decode` (JPEG ISLOW,
+    """Any PIL-readable colour image -> uint8 HxWx3 by THE decoding rule of :mod:`depthnet.data.decode` (JPEG ISLOW,
     alpha composited on white, grey/palette converted): the pixels depthnet-predict and serving_bytes get from
     the same file. Single-channel 16/32-bit images (depth-like) and rotating EXIF tags are refused."""
     img = _open_image(path)

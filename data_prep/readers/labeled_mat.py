@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from data_prep.readers.base import BadInputError, Item, Reader, SourceError, require_input
-from depthnet.records import Frame
+from depthnet.data.records import Frame
 
 # splits.mat's name for our two splits.
 MAT_SPLITS = {"train": "trainNdxs", "test": "testNdxs"}

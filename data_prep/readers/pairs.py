@@ -20,7 +20,7 @@ from data_prep.readers.base import (
     require_input,
 )
 from data_prep.readers.images import read_depth, read_depth_u16, read_rgb, sunrgbd_to_metres
-from depthnet.records import Frame
+from depthnet.data.records import Frame
 
 RGB_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".bmp")
 DEPTH_EXTS = (".png", ".pgm", ".tif", ".tiff")

@@ -14,7 +14,7 @@ from typing import Any
 
 from data_prep.readers.base import BadInputError, Item, Reader, SourceError, ascending_refs, check_frame
 from data_prep.workers import pool as worker_pool
-from depthnet.frame import Frame
+from depthnet.data.frame import Frame
 
 
 class SyntheticReader(Reader):

@@ -9,7 +9,7 @@ from typing import Any, Optional
 import numpy as np
 
 from data_prep.readers.base import BadInputError, Item, Reader, SourceError, ascending_refs
-from depthnet.records import Frame
+from depthnet.data.records import Frame
 
 # TFDS's own name for our two splits.
 TFDS_SPLITS = {"train": "train", "test": "validation"}

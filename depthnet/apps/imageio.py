@@ -3,7 +3,7 @@
 Conventions
 -----------
 - :func:`load_rgb` always returns a ``uint8`` H x W x 3 array in RGB order, upright (EXIF orientation applied), by
-  THE decoding rule of :mod:`depthnet.decode` (shared with depthnet-prepare and the ``serving_bytes`` signature).
+  THE decoding rule of :mod:`depthnet.data.decode` (shared with depthnet-prepare and the ``serving_bytes`` signature).
   - Alpha (RGBA, LA, PA, palette with transparency) is composited **on white**: fully transparent pixels often
     hold undefined colours (frequently black), and white is what image viewers and browsers show.
     Opaque images are unchanged by the composite.
@@ -28,7 +28,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps
 
-from depthnet.decode import decode_bytes
+from depthnet.data.decode import decode_bytes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff", ".webp")
 DEPTH_PNG_MAX = 65535  # largest storable uint16 value; anything above becomes 0 (invalid)
@@ -121,7 +121,7 @@ def _open_decoded(path: str | os.PathLike) -> Image.Image:
 def load_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image file (PNG/JPEG/PPM/BMP/TIFF/...) as an upright uint8 H x W x 3 RGB array.
 
-    THE decoding rule of :mod:`depthnet.decode` (the same pixels as training data and ``serving_bytes``):
+    THE decoding rule of :mod:`depthnet.data.decode` (the same pixels as training data and ``serving_bytes``):
     grayscale, palette, CMYK, alpha (composited on white), 16-bit grayscale / colour (``v >> 8``) and the EXIF
     orientation tag. Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming the file for data that
     is not an image, is corrupt or truncated, or has an unsupported sample type (float / 32-bit integer).

@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from depthnet.apps import bokeh as bokeh_lib
 from depthnet.apps import imageio, naming, pointcloud, visualize
-from depthnet.camera import NYU_INTRINSICS, Intrinsics
+from depthnet.data.camera import NYU_INTRINSICS, Intrinsics
 from depthnet.errors import InputError
 
 

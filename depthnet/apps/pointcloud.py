@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from depthnet.apps.imageio import atomic_write
-from depthnet.camera import Intrinsics
+from depthnet.data.camera import Intrinsics
 
 
 def backproject(

@@ -2,7 +2,7 @@
 
     depthnet-bench --config=full --precision=fp32,bf16 --batch_sizes=1,3,8 --iterations=5
     depthnet-bench --config=quick --iterations=3 --output_json=bench.json
-    depthnet-bench --runtime=tf,litert,onnx --precision=fp32,bf16,fp16,int8 (:mod:`depthnet.runtime_bench`)
+    depthnet-bench --runtime=tf,litert,onnx --precision=fp32,bf16,fp16,int8 (:mod:`depthnet.bench.runtime_speed`)
     depthnet-bench --config=full --height=240 --width=320 --json     # the paper's efficiency input, as JSON
 
 Prints a short table (precision, batch, frames/s, ms/frame, GFLOP/s, ratios to the matmul references);
@@ -10,7 +10,7 @@ Prints a short table (precision, batch, frames/s, ms/frame, GFLOP/s, ratios to t
 defaults to the config's working size (`full`: 312x416, `quick`: 124x168), the size `depthnet-eval`
 and `depthnet-predict` feed a 480x640 frame at.
 
-What is measured and printed: :mod:`depthnet.benchmark`.
+What is measured and printed: :mod:`depthnet.bench.network_speed`.
 """
 
 from __future__ import annotations
@@ -67,15 +67,15 @@ def define_flags() -> None:
         "conv_shapes",
         False,
         "Time every distinct convolution of the inference graph on its own against the 3x3 reference "
-        "(per --precision, batch 1): where the network's GFLOP/s go (depthnet.conv_shapes).",
+        "(per --precision, batch 1): where the network's GFLOP/s go (depthnet.bench.conv_shapes).",
     )
 
 
 def _conv_shapes() -> dict:
-    """--conv_shapes: :func:`depthnet.conv_shapes.conv_table` per precision, on the --config network."""
-    from depthnet.benchmark import PRECISION_DTYPES
+    """--conv_shapes: :func:`depthnet.bench.conv_shapes.conv_table` per precision, on the --config network."""
+    from depthnet.bench.conv_shapes import conv_table, format_conv_table
+    from depthnet.bench.network_speed import PRECISION_DTYPES
     from depthnet.config import preset
-    from depthnet.conv_shapes import conv_table, format_conv_table
     from depthnet.modeling.fold import inference_graph
     from depthnet.modeling.model import build_model
     from depthnet.precision import set_precision
@@ -97,8 +97,8 @@ def _conv_shapes() -> dict:
 
 
 def _runtime_bench() -> dict:
-    """--runtime: :mod:`depthnet.runtime_bench` (the model from --accuracy_model_dir or --config)."""
-    from depthnet.runtime_bench import runtime_benchmark
+    """--runtime: :mod:`depthnet.bench.runtime_speed` (the model from --accuracy_model_dir or --config)."""
+    from depthnet.bench.runtime_speed import runtime_benchmark
 
     height, width = _input_size(FLAGS.accuracy_model_dir)
     return runtime_benchmark(
@@ -119,9 +119,9 @@ def _runtime_bench() -> dict:
 def _input_size(model_dir: str | None = None) -> tuple[int, int]:
     """--height x --width, or by default the working size (what eval and predict feed a 480x640 frame) of the
     training run `model_dir`, else of --config."""
-    from depthnet import data
     from depthnet.checkpoints import read_run_config_json
     from depthnet.config import preset
+    from depthnet.data import pipeline as data
 
     if (FLAGS.height is None) != (FLAGS.width is None):
         raise common.UsageError("give both --height and --width, or neither (the config's working size)")
@@ -137,8 +137,8 @@ def _input_size(model_dir: str | None = None) -> tuple[int, int]:
 
 def main(argv) -> int:
     from depthnet.apps.imageio import atomic_write
-    from depthnet.benchmark import benchmark, precision_accuracy
-    from depthnet.cli.bench_table import format_bench_table
+    from depthnet.bench.network_speed import benchmark, precision_accuracy
+    from depthnet.bench.table import format_bench_table
 
     common.no_extra_args(argv)
     if FLAGS.conv_shapes:

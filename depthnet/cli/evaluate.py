@@ -7,7 +7,7 @@
     depthnet-eval --predictions=result_bts_nyu/raw --data_dir=data/nyu/test --protocol=bts --output_dir=results/bts
 
 `--protocol` (default eigen, the one Table 1 is compared under) sets crop, depth range, averaging, flip
-TTA and input handling at once (:mod:`depthnet.protocols`); `--crop`, `--min_depth`, `--max_depth`,
+TTA and input handling at once (:mod:`depthnet.evaluation.protocols`); `--crop`, `--min_depth`, `--max_depth`,
 `--average`, `--flip_tta`, `--input` override single settings. A preset's crop applies to 480x640 ground
 truth only (other sizes are scored uncropped unless `--crop` says otherwise). `--checkpoint` defaults to
 the checkpoint chosen on the run's validation set, or to the latest one when that set is the split being
@@ -44,7 +44,7 @@ def define_flags() -> None:
         "only a check against the split's manifest.",
     )
     flags.DEFINE_string("output_dir", None, "Where metrics.json / metrics.md go (default <model_dir>/eval).")
-    from depthnet.protocols import DEFAULT_PROTOCOL, INPUT_MODES, PRESETS
+    from depthnet.evaluation.protocols import DEFAULT_PROTOCOL, INPUT_MODES, PRESETS
 
     flags.DEFINE_enum(
         "protocol", DEFAULT_PROTOCOL, list(PRESETS), "Evaluation protocol preset (the flags below override it)."
@@ -68,8 +68,9 @@ def define_flags() -> None:
 
 def _prepared_split(limit):
     """(frames, total, ground-truth kind, data info, None) of --data_dir."""
-    from depthnet import data_checks, records
-    from depthnet.evaluation import ground_truth_kind, iter_split_frames
+    from depthnet.data import checks as data_checks
+    from depthnet.data import records
+    from depthnet.evaluation.evaluate import ground_truth_kind, iter_split_frames
 
     splits = data_checks.splits_under(FLAGS.data_dir)
     if splits and not os.path.exists(os.path.join(FLAGS.data_dir, records.MANIFEST_NAME)):
@@ -103,7 +104,7 @@ def _prepared_split(limit):
 def _labeled_mat(limit):
     """(frames, total, ground-truth kind, data info, reader) of --labeled_mat's official test split."""
     from data_prep.readers import LabeledMatReader
-    from depthnet.protocols import preset
+    from depthnet.evaluation.protocols import preset
 
     kind = FLAGS.depth or preset(FLAGS.protocol).ground_truth
     try:
@@ -127,8 +128,8 @@ _OVERRIDES = ("crop", "min_depth", "max_depth", "average", "flip_tta", "input")
 
 def resolve_protocol(frame_size, ground_truth: str, input_size):
     """The Protocol of --protocol with the given single-setting flags applied; (protocol, notes)."""
-    from depthnet.evaluation import Protocol
-    from depthnet.protocols import preset
+    from depthnet.evaluation.evaluate import Protocol
+    from depthnet.evaluation.protocols import preset
 
     base = preset(FLAGS.protocol).settings()
     notes = []
@@ -207,7 +208,13 @@ def _peek_frame_size(frames):
 
 
 def main(argv) -> int:
-    from depthnet.evaluation import evaluate_predictor, format_table, resize_rule_text, save_panels, write_results
+    from depthnet.evaluation.evaluate import (
+        evaluate_predictor,
+        format_table,
+        resize_rule_text,
+        save_panels,
+        write_results,
+    )
 
     common.no_extra_args(argv)
     sources = [bool(FLAGS.model_dir), bool(FLAGS.saved_model), bool(FLAGS.predictions)]
@@ -223,7 +230,7 @@ def main(argv) -> int:
     frames, frame_size = _peek_frame_size(frames)
     try:
         if FLAGS.predictions:
-            from depthnet.scoring import score_predictions
+            from depthnet.evaluation.scoring import score_predictions
 
             protocol, notes = resolve_protocol(data_info.get("frame_size"), kind, data_info.get("frame_size") or (0, 0))
             model_info = {"source": "predictions", "predictions": os.path.abspath(FLAGS.predictions)}

@@ -35,11 +35,11 @@ def define_flags() -> None:
 
 
 def main(argv) -> int:
-    from depthnet import data
     from depthnet.checkpoints import restore_model
     from depthnet.cli.train import ensure_synthetic_data
     from depthnet.config import experiment
-    from depthnet.evaluation import (
+    from depthnet.data import pipeline as data
+    from depthnet.evaluation.evaluate import (
         Protocol,
         best_constant,
         evaluate_split,
@@ -48,7 +48,7 @@ def main(argv) -> int:
         network_input,
         save_panels,
     )
-    from depthnet.training import train
+    from depthnet.training.loop import train
 
     common.no_extra_args(argv)
     start = time.time()
@@ -107,14 +107,14 @@ def main(argv) -> int:
     return 0
 
 
-DETAIL_KEYS = ("dbe_acc", "dbe_comp", "boundary_f1")  # depthnet.boundary_metrics
+DETAIL_KEYS = ("dbe_acc", "dbe_comp", "boundary_f1")  # depthnet.evaluation.boundary_metrics
 
 
 def _detail_files(eval_dir: str, example: dict) -> dict[str, str]:
     """A point cloud (predicted and true depth) and a bokeh image of the first held-out scene."""
     from depthnet.apps import pointcloud
     from depthnet.apps.outputs import write_outputs
-    from depthnet.camera import NYU_INTRINSICS
+    from depthnet.data.camera import NYU_INTRINSICS
 
     record = write_outputs(eval_dir, "heldout_0", example["rgb"], example["pred"], point_cloud=True, bokeh=True)
     truth = os.path.join(eval_dir, "heldout_0_truth.ply")

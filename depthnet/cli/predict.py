@@ -12,7 +12,7 @@ is reported with the reason and skipped; the other images are still written and 
 Every input gets its own output names, never an input file's; output files that exist already stop
 the run before anything is written (status 2) unless `--overwrite` (:mod:`depthnet.apps.naming`).
 A model path that cannot be loaded stops the run with status 2. `--model` takes a SavedModel folder, a
-`.tflite` or an `.onnx` file (:mod:`depthnet.runtimes`); a video `--input` (`.mp4`, `.mkv`, ...) gives a
+`.tflite` or an `.onnx` file (:mod:`depthnet.deploy.runtimes`); a video `--input` (`.mp4`, `.mkv`, ...) gives a
 depth video (:mod:`depthnet.apps.video`).
 """
 
@@ -92,7 +92,7 @@ def _predictor():
         return common.predictor_from_flags()
     if FLAGS.saved_model or FLAGS.model_dir:
         raise common.UsageError("give one of --model, --saved_model or --model_dir")
-    from depthnet.runtimes import load_model
+    from depthnet.deploy.runtimes import load_model
 
     return load_model(FLAGS.model)
 

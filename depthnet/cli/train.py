@@ -1,4 +1,4 @@
-"""`depthnet-train`: train DepthNet with the paper's optimisation (sec. 3.4), :mod:`depthnet.training`.
+"""`depthnet-train`: train DepthNet with the paper's optimisation (sec. 3.4), :mod:`depthnet.training.loop`.
 
     depthnet-train --model_dir=runs/full --data_dir=data/nyu --config=full \
         --backbone_weights=/path/to/resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5
@@ -121,7 +121,7 @@ def ensure_synthetic_data(run: TrainConfig) -> None:
 
 
 def main(argv) -> int:
-    from depthnet.training import train
+    from depthnet.training.loop import train
 
     common.no_extra_args(argv)
     if not FLAGS.model_dir:

@@ -6,7 +6,7 @@ Layout under ``export_dir`` (each written to a temporary sibling, run once, then
     export_dir/litert_fp32/     model.tflite + model.json   (also litert_fp16, litert_int8)
     export_dir/onnx_fp32/       model.onnx + model.json
 
-Every format is converted from the same Keras inference model (:func:`depthnet.serving.inference_model`)
+Every format is converted from the same Keras inference model (:func:`depthnet.deploy.saved_model.inference_model`)
 through one fixed-size graph (:mod:`depthnet.deploy.graph`) at ``input_size`` (default: the run's
 working size). int8 calibration frames come from a prepared split (``calibration_data``, default the
 run's own training split), resized to ``input_size`` as the runtime predictor resizes images.
@@ -22,18 +22,18 @@ from typing import Any, Optional
 
 import numpy as np
 
-from depthnet import data
 from depthnet.checkpoints import checkpoint_path, read_run_config_json
 from depthnet.config import ModelConfig
+from depthnet.data import pipeline as data
 from depthnet.deploy import litert
 from depthnet.deploy import onnx as onnx_export
 from depthnet.deploy.graph import check_export_size, fixed_size_function
 from depthnet.deploy.model_card import model_card, write_card
+from depthnet.deploy.runtimes import LiteRTRunner, ONNXRunner, resize_to_input
+from depthnet.deploy.saved_model import export_run, inference_model
 from depthnet.errors import InputError
-from depthnet.evaluation import iter_split_frames
+from depthnet.evaluation.evaluate import iter_split_frames
 from depthnet.extras import require
-from depthnet.runtimes import LiteRTRunner, ONNXRunner, resize_to_input
-from depthnet.serving import export_run, inference_model
 
 FORMATS = ("saved_model", "litert", "onnx")
 CALIBRATION_FRAMES = 32

@@ -5,7 +5,8 @@ float32 depth ``[batch, H, W, 1]`` in metres. Inside: x / 255, bilinear resize t
 SavedModel's rule gives for H x W (:func:`depthnet.inference.working_size_of`), the Keras network,
 bilinear resize of the depth back to H x W -- the SavedModel's graph with the sizes fixed, so an image
 of exactly ``input_size`` gets the SavedModel's depth. Any other image is first resized on the host
-(:func:`depthnet.runtimes.resize_to_input`) and its depth resized back. Inputs with more pixels than 480x640 are refused
+(:func:`depthnet.deploy.runtimes.resize_to_input`) and its depth resized back. Inputs with more pixels than 480x640
+are refused
 as export sizes (the SavedModel's antialiased pre-shrink does not convert); larger photos are shrunk on
 the host instead.
 """

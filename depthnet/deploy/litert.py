@@ -12,7 +12,7 @@ Converter: TensorFlow's own ``tf.lite.TFLiteConverter`` (TF 2.21) on the frozen 
           frames). The graph's own uint8 input and float32 output stay (the first op casts and
           quantises the image, the last dequantises the depth).
 
-The interpreter is ``ai-edge-litert`` (``pip install 'depthnet[litert]'``): see :mod:`depthnet.runtimes`.
+The interpreter is ``ai-edge-litert`` (``pip install 'depthnet[litert]'``): see :mod:`depthnet.deploy.runtimes`.
 """
 
 from __future__ import annotations

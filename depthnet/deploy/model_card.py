@@ -17,9 +17,9 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
-from depthnet.camera import NYU_INTRINSICS
+from depthnet.data.camera import NYU_INTRINSICS
+from depthnet.deploy.runtimes import CARD_NAME
 from depthnet.inference import working_size_of
-from depthnet.runtimes import CARD_NAME
 
 __all__ = ["CARD_NAME", "model_card", "sha256_of", "write_card"]
 

@@ -15,7 +15,7 @@ World frame in metres, right-handed, ``x`` and ``y`` horizontal, ``z`` up; the f
   wardrobes, bookshelves, beds, sofas, kitchen counters with wall cupboards, TV stands, fridges,
   plants, floor lamps, bins, balls, box stacks, plus small clutter (books, cups, vases, monitors)
   on top surfaces. Occlusion is resolved per pixel by the nearest hit.
-* **Camera**: the NYU Kinect colour pinhole (:data:`~depthnet.camera.NYU_INTRINSICS`, rescaled with
+* **Camera**: the NYU Kinect colour pinhole (:data:`~depthnet.data.camera.NYU_INTRINSICS`, rescaled with
   ``Intrinsics.scaled`` to the output size) at 1.0-1.8 m height, >= 0.6 m from furniture, aimed
   (with jitter) at a piece of furniture or a random point of the room; pitch -40..+10 deg, roll
   +-5 deg. Of 6 candidate views the one whose 24x32 depth probe is least blocked and shows the most
@@ -47,7 +47,7 @@ default.
 Speed (vectorised numpy, one core): ~80 ms per 480x640 frame, ~25 ms at 240x320
 (``benchmarks/bench_synthetic.py``).
 
-Public API: :func:`render_scene` (random room by seed -> :class:`~depthnet.frame.Frame`),
+Public API: :func:`render_scene` (random room by seed -> :class:`~depthnet.data.frame.Frame`),
 :func:`iter_frames` (a stream of frames, several views per room), :func:`render_room` (chosen views of
 one room of that stream: the task parallel rendering hands out), :func:`make_scene` / :func:`scene_view`
 (the random scene description) and :func:`render` (render any :class:`Scene`, e.g. a hand-built one).

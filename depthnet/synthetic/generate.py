@@ -1,5 +1,5 @@
 """Random scenes by seed: room, furniture placement, camera choice and camera response; further views
-of the same room; and rendering them as :class:`~depthnet.frame.Frame` streams."""
+of the same room; and rendering them as :class:`~depthnet.data.frame.Frame` streams."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Optional
 
 import numpy as np
 
-from depthnet.camera import NYU_INTRINSICS, Intrinsics
-from depthnet.frame import Frame
+from depthnet.data.camera import NYU_INTRINSICS, Intrinsics
+from depthnet.data.frame import Frame
 from depthnet.synthetic.furniture import Item, add_clutter, make_item, rotate2d
 from depthnet.synthetic.palette import Palette, hsv
 from depthnet.synthetic.raycast import cast, corners

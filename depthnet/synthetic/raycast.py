@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from depthnet.camera import Intrinsics
+from depthnet.data.camera import Intrinsics
 from depthnet.synthetic.noise import f32
 from depthnet.synthetic.scene import EPS, NUM_ROOM_PLANES, Box, Cylinder, Primitive, Room, Scene, Sphere
 

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from depthnet.camera import NYU_INTRINSICS, Intrinsics
+from depthnet.data.camera import NYU_INTRINSICS, Intrinsics
 from depthnet.synthetic.lighting import blur121, light_image
 from depthnet.synthetic.noise import f32, value_noise
 from depthnet.synthetic.raycast import cast, pixel_grid

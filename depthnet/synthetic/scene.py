@@ -11,7 +11,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from depthnet.camera import Intrinsics
+from depthnet.data.camera import Intrinsics
 
 Vec3 = tuple[float, float, float]
 

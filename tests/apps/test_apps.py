@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from depthnet.apps import bokeh, imageio, pointcloud, visualize
-from depthnet.camera import NYU_INTRINSICS
+from depthnet.data.camera import NYU_INTRINSICS
 
 SG = "supergradients_nyu2_mini_test"
 

@@ -15,13 +15,13 @@ from PIL import Image
 from depthnet.apps.bokeh import DEFAULT_APERTURE
 from depthnet.apps.imageio import load_rgb
 from depthnet.apps.outputs import run_predict, write_outputs
-from depthnet.camera import NYU_INTRINSICS, Intrinsics
+from depthnet.data.camera import NYU_INTRINSICS, Intrinsics
 from depthnet.inference import ModelLoadError, Predictor
 
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
-    from depthnet.serving import export_run
+    from depthnet.deploy.saved_model import export_run
 
     model_dir, _ = shared_tiny_run(tmp_path_factory)
     path = tmp_path_factory.mktemp("export") / "tiny"

@@ -10,7 +10,7 @@ import pytest
 from helpers import REPO, read_flagfile, run_cli, script
 
 from depthnet.config import experiment, preset
-from depthnet.data import resize_for_crop
+from depthnet.data.pipeline import resize_for_crop
 
 REPO_PATH = pathlib.Path(REPO)
 
@@ -92,7 +92,7 @@ def test_main_job_leaves_checkpoint_logs_metrics_and_pictures(main_job):
     with Image.open(run_dir / "eval" / panels[0]) as image:
         assert image.mode == "RGB" and image.width > 2 * image.height  # three pictures side by side
     # The frames were rendered at the main job's size, not NYU's 480x640.
-    from depthnet import records
+    from depthnet.data import records
 
     manifest = records.read_manifest(str(data_dir / "test"))
     assert manifest["frame_sizes"] == {"240x320": 2}, manifest.get("frame_sizes")

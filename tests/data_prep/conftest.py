@@ -28,7 +28,7 @@ import tensorflow as tf
 from PIL import Image
 
 from data_prep.prepare import Options, prepare
-from depthnet import records
+from depthnet.data import records
 
 
 def _run_prepare(tmp_path, reader=None, **kw) -> dict:

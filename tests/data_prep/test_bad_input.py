@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from data_prep import readers
-from depthnet import records
+from depthnet.data import records
 
 
 def bad_folder(small_pairs, tmp_path, name="bad") -> pathlib.Path:

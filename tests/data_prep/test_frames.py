@@ -12,11 +12,12 @@ from helpers import random_frames
 
 from data_prep import write_frames
 from data_prep.shards import DONE_SUFFIX
-from depthnet import data, records
+from depthnet.data import pipeline as data
+from depthnet.data import records
 
 
 def _by_shard(split_dir):
-    """{shard file: [frame names in it, in order]} of a written split, each shard read with depthnet.records."""
+    """{shard file: [frame names in it, in order]} of a written split, each shard read with depthnet.data.records."""
     out = {}
     for s in records.read_manifest(str(split_dir))["shards"]:
         examples = tf.data.TFRecordDataset(str(split_dir / s["file"]))
@@ -46,7 +47,7 @@ def test_write_frames_round_trip_and_round_robin(tmp_path, read_split, stored_mm
         np.testing.assert_array_equal(got[fr.frame]["rgb"], fr.rgb)
         np.testing.assert_array_equal(stored_mm(got[fr.frame]["depth"]), stored_mm(fr.depth))
         assert got[fr.frame]["scene"] == fr.scene
-    # what training/evaluation reads: depthnet.data in manifest order
+    # what training/evaluation reads: depthnet.data.pipeline in manifest order
     batches = list(data.eval_dataset(str(split_dir), resize_to=None).as_numpy_iterator())
     assert [b["frame"][0].decode() for b in batches] == [n for k in range(3) for n in _by_shard(split_dir)[names[k]]]
     np.testing.assert_allclose(batches[0]["image"][0], frames[0].rgb / np.float32(255), atol=1e-6)

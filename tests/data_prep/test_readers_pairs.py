@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from data_prep import readers
-from depthnet import records
+from depthnet.data import records
 
 
 def test_pairs_csv_round_trip(sg, tmp_path, run_prepare, read_split, stored_mm, no_tmp, sha, sg_frame):

@@ -36,7 +36,7 @@ def test_a_rendering_worker_does_not_import_tensorflow():
 
     from helpers import REPO
 
-    code = "import sys, depthnet.synthetic, depthnet.frame; print('tensorflow' in sys.modules)"
+    code = "import sys, depthnet.synthetic, depthnet.data.frame; print('tensorflow' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "False"

@@ -6,7 +6,7 @@ import pytest
 
 from data_prep import readers
 from data_prep.shards import OutputExistsError
-from depthnet import records
+from depthnet.data import records
 
 
 class CountingReader(readers.PairsReader):

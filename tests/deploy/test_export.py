@@ -11,8 +11,8 @@ from helpers import REPO, script, shared_tiny_run
 
 from depthnet.apps.imageio import load_depth_png16, load_rgb
 from depthnet.apps.outputs import run_predict
+from depthnet.deploy.runtimes import load_model
 from depthnet.inference import Predictor
-from depthnet.runtimes import load_model
 
 
 def run_cli(args, timeout=300):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from depthnet import synthetic as S
-from depthnet.records import Frame
+from depthnet.data.records import Frame
 
 SMALL = (96, 128)
 

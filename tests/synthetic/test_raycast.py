@@ -11,7 +11,7 @@ import pytest
 from matplotlib.path import Path
 
 from depthnet import synthetic as S
-from depthnet.camera import NYU_INTRINSICS
+from depthnet.data.camera import NYU_INTRINSICS
 
 SMALL = (96, 128)
 

@@ -1,0 +1,1 @@
+"""Benchmarks behind `depthnet-bench`: network and runtime speed, profiling, the convolution reference."""
