@@ -11,7 +11,7 @@ is not given or has no metrics shows "—". Our rows are marked [P1], [P2], ... 
 protocol that produced them (crop, depth range, filled/raw ground truth, averaging, input size, TTA)
 listed under the table: numbers under different protocols are not comparable. The paper does not
 state its protocol beyond "similar to previous works [9, 25, 31, 44]"; ours are compared under the
-closest preset, `eigen` (depthnet.evaluation.protocols.TABLE1_PROTOCOL: Eigen crop, raw depth, every test pixel
+closest preset, `eigen` (depthnet.evaluation.presets.TABLE1_PROTOCOL: Eigen crop, raw depth, every test pixel
 pooled, no flip; `depthnet-eval`'s default), and a row evaluated under another protocol is flagged.
 A second table gives our rows' depth-boundary metrics (iBims-1 DBE accuracy / completeness, Depth Pro
 boundary F1; depthnet.evaluation.boundary_metrics), which the paper does not report.
@@ -28,8 +28,8 @@ import sys
 from typing import Any, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # depthnet.evaluation.protocols (standard library only) from a checkout
-from depthnet.evaluation.protocols import TABLE1_PROTOCOL, preset
+sys.path.insert(0, os.path.dirname(HERE))  # depthnet.evaluation.presets (standard library only) from a checkout
+from depthnet.evaluation.presets import TABLE1_PROTOCOL, preset
 
 PAPER_JSON = os.path.join(HERE, "paper_table1.json")
 ROWS = ("baseline", "dfe", "dfe_afb", "full")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from typing import Any
 
 from absl import flags
@@ -84,43 +83,8 @@ def configs_from_flags() -> tuple[ModelConfig, TrainConfig]:
     return model_config, run
 
 
-MAX_RENDER_WORKERS = 8
-
-
-def render_workers() -> int:
-    """Processes that render synthetic scenes: one per core this process may use (at most 8)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(MAX_RENDER_WORKERS, cores))
-
-
-def ensure_synthetic_data(run: TrainConfig) -> None:
-    """With source 'synthetic': renders the training and held-out scenes (kept and reused if present),
-    one worker process per core (the frames are the same for any number)."""
-    if run.source != "synthetic":
-        return
-    from data_prep.prepare import Options, prepare
-
-    root = run.data_dir or os.path.join(run.model_dir, "data")
-    # Held-out validation scenes: a seed range the training scenes never use.
-    for split, frames, seed in (
-        (run.train_split, run.synthetic_train_frames, run.seed),
-        (run.val_split, run.synthetic_val_frames, run.seed + 1_000_003),
-    ):
-        prepare(
-            Options(
-                source="synthetic",
-                output_dir=root,
-                split=split,
-                num_frames=frames,
-                seed=seed,
-                height=run.synthetic_height,
-                width=run.synthetic_width,
-                workers=render_workers(),
-            )
-        )
-
-
 def main(argv) -> int:
+    from data_prep.synthetic_splits import ensure_synthetic_data
     from depthnet.training.loop import train
 
     common.no_extra_args(argv)

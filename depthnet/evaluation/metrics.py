@@ -73,7 +73,7 @@ AVERAGES: tuple[str, ...] = ("per_image", "pooled")
 # Eigen crop on a 480 x 640 map: rows [45, 471), cols [41, 601).
 EIGEN_CROP_480x640 = (45, 471, 41, 601)
 # Named evaluation windows on a 480 x 640 map, (top, bottom, left, right) half-open (sources:
-# depthnet/evaluation/protocols.py): 'eigen' (BTS / AdaBins --eigen_crop), 'densedepth' (DenseDepth's
+# depthnet/evaluation/presets.py): 'eigen' (BTS / AdaBins --eigen_crop), 'densedepth' (DenseDepth's
 # eigen_test_crop.npy [20, 459, 24, 615], inclusive).
 CROP_BOXES_480x640: dict[str, tuple[int, int, int, int]] = {
     "eigen": EIGEN_CROP_480x640,

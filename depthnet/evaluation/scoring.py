@@ -26,8 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet.errors import DepthNetError
-from depthnet.evaluation.evaluate import Protocol
-from depthnet.evaluation.metrics import DepthMetricAccumulator
+from depthnet.evaluation.evaluate import evaluate_predictor
+from depthnet.evaluation.protocol import Protocol
 
 __all__ = ["PREDICTION_EXTS", "PredictionsError", "load_prediction", "match_predictions", "score_predictions"]
 
@@ -112,7 +112,8 @@ def score_predictions(
 ) -> tuple[dict[str, float], list[dict[str, np.ndarray]]]:
     """Scores the predictions in `folder` against `frames` ((rgb, depth, scene, frame) tuples) under `protocol`.
 
-    Returns (metrics, examples) like :func:`depthnet.evaluation.evaluate.evaluate_predictor`.
+    Scored by the one evaluation loop, :func:`depthnet.evaluation.evaluate.evaluate_predictor` (depth and
+    boundary metrics); returns its (metrics, examples).
     """
     if protocol.flip_tta or protocol.input != "whole":
         raise PredictionsError(
@@ -120,16 +121,13 @@ def score_predictions(
             "(the predicting system applies its own test-time augmentation)"
         )
     frames = list(frames)
-    paths = match_predictions(folder, [(str(f[2]), str(f[3])) for f in frames], order)
-    accumulator = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
-    examples: list[dict[str, np.ndarray]] = []
-    for frame, path in zip(frames, paths):
-        depth = np.asarray(frame[1], np.float32)
+    paths = iter(match_predictions(folder, [(str(f[2]), str(f[3])) for f in frames], order))
+
+    def stored(images: Any) -> np.ndarray:  # the loop asks once per frame, in order (no TTA, whole input)
+        path = next(paths)
         pred = load_prediction(path, png_scale)
         if not np.isfinite(pred).all():
             raise PredictionsError(f"{path}: the prediction has NaN or infinite values")
-        accumulator.update(depth[None], pred[None])
-        if len(examples) < keep_examples:
-            full = tf.image.resize(pred[None, ..., None], depth.shape, method="bilinear").numpy()[0, ..., 0]
-            examples.append({"rgb": np.asarray(frame[0]), "depth": depth, "pred": full})
-    return accumulator.result(), examples
+        return pred[None, ..., None]
+
+    return evaluate_predictor(stored, frames, protocol, total=len(frames), keep_examples=keep_examples)

@@ -28,11 +28,19 @@ from depthnet.checkpoints import write_run_config
 from depthnet.config import ModelConfig, TrainConfig, describe_model
 from depthnet.data import checks as data_checks
 from depthnet.data import pipeline as data
+from depthnet.data import records
 from depthnet.errors import NonFiniteLossError
 from depthnet.evaluation.boundary_metrics import BOUNDARY_KEYS
-from depthnet.evaluation.evaluate import Protocol, evaluate_split, ground_truth_kind, network_input, write_results
+from depthnet.evaluation.evaluate import (
+    evaluate_predictor,
+    ground_truth_kind,
+    iter_split_frames,
+    network_input,
+    write_results,
+)
 from depthnet.evaluation.metrics import METRIC_KEYS
-from depthnet.inference import keras_predict_fn
+from depthnet.evaluation.protocol import Protocol
+from depthnet.inference import Predictor
 from depthnet.precision import precision_warning
 from depthnet.training import distribute
 from depthnet.training.holdout import plan_holdout
@@ -72,16 +80,17 @@ def _panel_image(images: np.ndarray, depths: np.ndarray, preds: np.ndarray) -> n
 def validate(
     trainer: Trainer, val_dir: str, writer, step: int, protocol: Protocol, scene_filter=None
 ) -> dict[str, float]:
-    """Scores the model on the validation split (or its held-out scenes); logs scalars and one picture."""
-    predict = keras_predict_fn(trainer.model)
-    metrics, examples = evaluate_split(
-        predict,
-        val_dir,
-        protocol,
-        max_frames=trainer.run.eval_frames or None,
-        keep_examples=1,
-        scene_filter=scene_filter,
-    )
+    """Scores the model on the validation split (or its held-out scenes) with the one evaluation loop
+    (:func:`depthnet.evaluation.evaluate.evaluate_predictor`, as depthnet-eval); logs scalars and one picture."""
+    predictor = _VALIDATION_PREDICTORS.get(id(trainer.model))
+    if predictor is None or predictor.working != tuple(protocol.input_size):
+        predictor = Predictor.from_keras(trainer.model, protocol.input_size)  # traced once per run, any frame size
+        _VALIDATION_PREDICTORS.clear()
+        _VALIDATION_PREDICTORS[id(trainer.model)] = predictor
+    frames = iter_split_frames(val_dir, trainer.run.eval_frames or None, scene_filter)
+    total = None if scene_filter else records.read_manifest(val_dir)["num_frames"]
+    total = min(total, trainer.run.eval_frames) if total and trainer.run.eval_frames else total
+    metrics, examples = evaluate_predictor(predictor, frames, protocol, total=total, keep_examples=1)
     with writer.as_default(step=step):
         for key in METRIC_KEYS + BOUNDARY_KEYS:
             if np.isfinite(metrics.get(key, np.nan)):
@@ -93,6 +102,9 @@ def validate(
             tf.summary.image("rgb_truth_prediction", depth_panel(ex["rgb"], ex["pred"], ex["depth"])[None])
     writer.flush()
     return metrics
+
+
+_VALIDATION_PREDICTORS: dict[int, Predictor] = {}  # the traced validation predictor of the model in training
 
 
 def make_deterministic(seed: int) -> None:

@@ -16,9 +16,7 @@ from depthnet.data import records
 from depthnet.evaluation.evaluate import (
     Protocol,
     evaluate_predictor,
-    evaluate_split,
     iter_split_frames,
-    keras_predict_fn,
 )
 from depthnet.evaluation.metrics import eigen_crop_bounds
 
@@ -228,6 +226,18 @@ def test_labeled_mat_test_split_filled_and_raw(tmp_path):
 # ---------------------------------------------------------------------------------------------- real model
 
 
+def _pipeline_reference(model, split, protocol):
+    """The training pipeline's resized frames through the bare Keras model, scored by the metric function itself
+    (no evaluation loop): what the one loop with a Predictor must reproduce."""
+    from depthnet.evaluation.evaluate import network_input
+    from depthnet.evaluation.metrics import DepthMetricAccumulator
+
+    acc = DepthMetricAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    for batch in data.eval_dataset(split, resize_to=tuple(network_input(split, protocol))):
+        acc.update(batch["depth"].numpy(), model(batch["image"], training=False).numpy())
+    return acc.result()
+
+
 def test_predictor_path_equals_training_validation_path(tmp_path_factory):
     from depthnet.checkpoints import restore_model
     from depthnet.inference import Predictor
@@ -235,7 +245,7 @@ def test_predictor_path_equals_training_validation_path(tmp_path_factory):
     model_dir, data_root = shared_tiny_run(tmp_path_factory)
     split = os.path.join(data_root, "test")
     model, _ = restore_model(model_dir, "latest")
-    reference, _ = evaluate_split(keras_predict_fn(model), split, Protocol())
+    reference = _pipeline_reference(model, split, Protocol())
     ours, _ = evaluate_predictor(Predictor.from_keras(model), iter_split_frames(split), Protocol())
     for key in ("abs_rel", "rmse", "log10", "delta1", "num_pixels"):
         assert ours[key] == pytest.approx(reference[key], rel=1e-4), key
@@ -350,8 +360,8 @@ def test_run_is_evaluated_at_its_own_training_scale(tmp_path_factory):
 
 
 def test_size_reported_is_the_size_applied_and_both_paths_apply_it(tmp_path_factory):
-    """Training validation / the main job (evaluate_split) and depthnet-eval (a Predictor) feed a frame at the one
-    working size of depthnet.inference, and the results report that size."""
+    """The one loop's Predictor feeds a frame at the one working size of depthnet.inference (equal to the training
+    pipeline's resize of it), and the results report that size."""
     from depthnet.checkpoints import restore_model
     from depthnet.evaluation.evaluate import network_input, resize_rule_text
     from depthnet.inference import Predictor, working_size_of
@@ -367,7 +377,7 @@ def test_size_reported_is_the_size_applied_and_both_paths_apply_it(tmp_path_fact
     assert network_input(split, protocol) == list(applied) == [88, 116]
     assert "a 78x104 frame -> 88x116" in resize_rule_text((84, 124), (78, 104))
     ours, _ = evaluate_predictor(predictor, iter_split_frames(split), protocol)
-    validation, _ = evaluate_split(keras_predict_fn(model), split, protocol)
+    validation = _pipeline_reference(model, split, protocol)
     for key in ("abs_rel", "rmse", "log10", "delta1", "num_pixels"):
         assert validation[key] == pytest.approx(ours[key], rel=1e-5), key
     # A different input size gives other numbers: the equality above is not an accident.

@@ -10,7 +10,7 @@ from helpers import run_cli, script
 
 from data_prep import write_frames
 from depthnet.data import records
-from depthnet.evaluation import protocols
+from depthnet.evaluation import presets as protocols
 from depthnet.evaluation.evaluate import Protocol, apply_input_mode, evaluate_predictor
 from depthnet.evaluation.metrics import CROP_BOXES_480x640, compute_depth_metrics, crop_bounds
 
