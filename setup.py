@@ -1,17 +1,25 @@
 """DepthNet: detail-preserving monocular depth estimation (DFE + DMG) in TensorFlow/Keras."""
 
+import ast
 import pathlib
 
 from setuptools import find_packages, setup
 
-README = pathlib.Path(__file__).with_name("README.md")
+HERE = pathlib.Path(__file__).parent
+README = HERE / "README.md"
 
-# Optional runtimes (pip install 'depthnet[litert,onnx,video]'); the tests use all of them.
-EXTRAS = {
-    "litert": ["ai-edge-litert>=2.3,<3"],  # the LiteRT interpreter for .tflite files
-    "onnx": ["onnxruntime>=1.32,<2", "onnx>=1.23,<2", "tf2onnx>=1.17,<1.18"],  # ONNX export (tf2onnx) and runtime
-    "video": ["imageio>=2.38,<3", "imageio-ffmpeg>=0.8,<1"],  # reading and writing videos
-}
+
+def pip_extras() -> dict:
+    """Optional runtimes (pip install 'depthnet[litert,onnx,video]') from THE table, depthnet/extras.py's
+    PIP_EXTRAS, read as a literal (depthnet itself needs TensorFlow, which may not be installed yet)."""
+    tree = ast.parse((HERE / "depthnet" / "extras.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PIP_EXTRAS" for t in node.targets):
+            return {extra: list(reqs) for extra, (reqs, _) in ast.literal_eval(node.value).items()}
+    raise RuntimeError("depthnet/extras.py defines no PIP_EXTRAS")
+
+
+EXTRAS = pip_extras()
 TEST = ["pytest>=7.0", "pytest-xdist>=3.0", "plyfile>=1.0", "ruff>=0.6", "import-linter>=2.0", "grimp>=3.0"]
 
 setup(

@@ -321,3 +321,15 @@ def experiment_flags(name: str) -> list[str]:
         + [f"--{k}={v}" for k, v in model_overrides.items()]
         + [f"--{k}={v}" for k, v in run.items()]
     )
+
+
+def run_configs(
+    config_name: str, model_dir: str, model_overrides: dict[str, Any], train_values: dict[str, Any]
+) -> tuple[ModelConfig, TrainConfig]:
+    """A preset with `model_overrides` applied (None or empty values keep the preset's) and the TrainConfig of
+    `train_values` (TrainConfig field -> value): what `depthnet-train`'s flags describe."""
+    unset = {"input_size": (None, [], ()), "dmg_width": (None, 0)}  # 0 frozen stages is a valid count
+    overrides = {k: v for k, v in model_overrides.items() if v is not None and v not in unset.get(k, ())}
+    if "input_size" in overrides:
+        overrides["input_size"] = tuple(int(s) for s in overrides["input_size"])
+    return preset(config_name, **overrides), TrainConfig(model_dir=model_dir, **train_values)

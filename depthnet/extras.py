@@ -12,14 +12,17 @@ from types import ModuleType
 
 from depthnet.errors import DepthNetError
 
-EXTRAS = {
-    "ai_edge_litert": "litert",
-    "onnxruntime": "onnx",
-    "onnx": "onnx",
-    "tf2onnx": "onnx",
-    "imageio": "video",
-    "imageio_ffmpeg": "video",
+# THE table of optional packages: extra -> (pip requirements, modules they provide). setup.py reads this
+# literal (without importing depthnet) for its extras_require; the tests install every extra.
+PIP_EXTRAS = {
+    "litert": (["ai-edge-litert>=2.3,<3"], ["ai_edge_litert"]),  # the LiteRT interpreter for .tflite files
+    "onnx": (  # ONNX export (tf2onnx) and runtime
+        ["onnxruntime>=1.32,<2", "onnx>=1.23,<2", "tf2onnx>=1.17,<1.18"],
+        ["onnxruntime", "onnx", "tf2onnx"],
+    ),
+    "video": (["imageio>=2.38,<3", "imageio-ffmpeg>=0.8,<1"], ["imageio", "imageio_ffmpeg"]),  # depth videos
 }
+EXTRAS = {module: extra for extra, (_, modules) in PIP_EXTRAS.items() for module in modules}  # module -> extra
 
 
 class MissingExtraError(DepthNetError, ImportError):

@@ -64,9 +64,9 @@ def precision_warning(precision: str) -> Optional[str]:
     """A warning when a 16-bit precision will be emulated (no GPU, and a CPU without bf16/fp16 units)."""
     if precision == "fp32" or tf.config.list_physical_devices("GPU"):
         return None
-    isa = cpu_isa()
-    if SIXTEEN_BIT_UNITS.get(precision, set()) & set(isa):
+    if has_sixteen_bit_units(precision):
         return None
+    isa = cpu_isa()
     return (
         f"--precision={precision} on this CPU ({', '.join(isa) or 'no matrix extensions found'}) is emulated, "
         f"without AMX/AVX512 16-bit units: expect it to be slower than fp32 (a full-size training step "

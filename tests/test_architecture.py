@@ -77,3 +77,116 @@ def test_flagfile_is_the_experiment_of_depthnet_config(name):
     in_file = {k: _normalised(v) for k, v in read_flagfile(os.path.join(REPO, "experiments", f"{name}.flags")).items()}
     defined = {k: _normalised(v) for k, v in (line[2:].partition("=")[::2] for line in experiment_flags(name))}
     assert in_file == defined
+
+
+# ---------------------------------------------------------------------------------------------- structure
+
+MAX_ROOT_MODULES = 10
+MAX_CONTRACT_NAMES = 12
+MAX_FUNCTION_LINES = 60
+
+
+def _contracts() -> list[dict]:
+    import tomllib
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)["tool"]["importlinter"]["contracts"]
+
+
+def _contract_names(contract: dict) -> list[str]:
+    """Every module name a contract lists (a layer 'a | b' names two)."""
+    names = [n.strip() for layer in contract.get("layers", []) for n in layer.split("|")]
+    return names + list(contract.get("source_modules", [])) + list(contract.get("forbidden_modules", []))
+
+
+def test_at_most_10_modules_at_the_root_of_depthnet():
+    """Only what every layer shares lives at the root (config, errors, inference, ...); roles have packages."""
+    root = [p.name for p in pathlib.Path(REPO, "depthnet").glob("*.py")]
+    assert len(root) <= MAX_ROOT_MODULES, sorted(root)
+    assert "__init__.py" in root
+
+
+def test_contracts_name_packages_and_stay_short():
+    contracts = _contracts()
+    assert len(contracts) >= 4
+    for contract in contracts:
+        assert len(_contract_names(contract)) <= MAX_CONTRACT_NAMES, contract["name"]
+
+
+def test_every_module_falls_under_a_contract():
+    """A module no contract covers could import anything: every module of depthnet and data_prep is listed, or
+    is inside a listed package (the root package `depthnet` itself only re-exports the API)."""
+    listed = {n for c in _contracts() for n in _contract_names(c) if n.split(".")[0] in PACKAGES}
+    graph = grimp.build_graph(*PACKAGES)
+    left_out = sorted(
+        m for m in graph.modules if m != "depthnet" and not any(m == n or m.startswith(n + ".") for n in listed)
+    )
+    assert not left_out, left_out
+
+
+def _cli_modules():
+    return sorted(pathlib.Path(REPO, "depthnet", "cli").glob("*.py"))
+
+
+def test_no_cli_module_imports_another_cli_module():
+    """CLI modules share only the harness (depthnet.cli.common); anything else two tools need is library code."""
+    offenders = []
+    for path in _cli_modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("depthnet.cli"):
+                whole = node.module == "depthnet.cli"
+                names = [f"depthnet.cli.{a.name}" for a in node.names] if whole else [node.module]
+                offenders += [f"{path.name}: {n}" for n in names if n != "depthnet.cli.common"]
+            elif isinstance(node, ast.Import):
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("depthnet.cli.")]
+    assert not offenders, offenders
+
+
+def test_cli_modules_read_flags_only_in_main_and_never_write_them():
+    """A CLI parses flags in `main` and passes values on; no helper reads FLAGS, nothing assigns to it."""
+    offenders = []
+    for path in _cli_modules():
+        if path.name in ("__init__.py", "common.py"):  # common.py is the harness that parses them
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            for node in ast.walk(func):
+                if isinstance(node, ast.Name) and node.id == "FLAGS" and func.name != "main":
+                    offenders.append(f"{path.name}:{node.lineno} {func.name} reads FLAGS")
+                if isinstance(node, (ast.Assign, ast.AugAssign)):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for target in targets:
+                        if isinstance(target, (ast.Attribute, ast.Subscript)) and "FLAGS" in ast.unparse(target):
+                            offenders.append(f"{path.name}:{node.lineno} writes {ast.unparse(target)}")
+    assert not offenders, offenders
+
+
+def test_no_library_function_over_60_lines():
+    long = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(pathlib.Path(path).read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{os.path.relpath(path, REPO)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, long
+
+
+def test_one_table_of_optional_packages():
+    """setup.py's extras are depthnet.extras.PIP_EXTRAS (read, not copied), and every module the runtime
+    error names maps to the extra that installs it."""
+    import runpy
+    import sys
+
+    from depthnet import extras
+
+    argv = sys.argv
+    try:
+        sys.argv = ["setup.py", "--name"]
+        namespace = runpy.run_path(os.path.join(REPO, "setup.py"), run_name="setup_extras")
+    finally:
+        sys.argv = argv
+    assert namespace["EXTRAS"] == {extra: reqs for extra, (reqs, _) in extras.PIP_EXTRAS.items()}
+    assert extras.EXTRAS["onnxruntime"] == "onnx" and extras.EXTRAS["ai_edge_litert"] == "litert"
+    setup_text = pathlib.Path(REPO, "setup.py").read_text(encoding="utf-8")
+    assert "onnxruntime>=" not in setup_text  # the requirement strings live in one place

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
 
 from absl import flags
 
 from depthnet.cli import common
-from depthnet.config import ModelConfig, TrainConfig, preset
+from depthnet.config import TrainConfig, run_configs
 
 FLAGS = flags.FLAGS
 _DEFAULTS = TrainConfig(model_dir="")
+TRAIN_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "model_dir"]
 _HELP = {
     "data_dir": "Prepared data root holding <train_split>/ and <val_split>/ (depthnet-prepare output).",
     "source": "'prepared' (read --data_dir) or 'synthetic' (generate scenes on first use).",
@@ -67,22 +67,6 @@ def define_flags() -> None:
             flags.DEFINE_string(field.name, default, text)
 
 
-def configs_from_flags() -> tuple[ModelConfig, TrainConfig]:
-    overrides: dict[str, Any] = {}
-    if FLAGS.backbone_weights is not None:
-        overrides["backbone_weights"] = FLAGS.backbone_weights
-    if FLAGS.input_size:
-        overrides["input_size"] = tuple(int(s) for s in FLAGS.input_size)
-    if FLAGS.dmg_width:
-        overrides["dmg_width"] = FLAGS.dmg_width
-    if FLAGS.frozen_stages is not None:
-        overrides["frozen_stages"] = FLAGS.frozen_stages
-    model_config = preset(FLAGS.config, **overrides)
-    fields = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "model_dir"]
-    run = TrainConfig(model_dir=FLAGS.model_dir, **{name: FLAGS[name].value for name in fields})
-    return model_config, run
-
-
 def main(argv) -> int:
     from data_prep.synthetic_splits import ensure_synthetic_data
     from depthnet.training.loop import train
@@ -90,7 +74,17 @@ def main(argv) -> int:
     common.no_extra_args(argv)
     if not FLAGS.model_dir:
         raise common.UsageError("--model_dir is required")
-    model_config, run = configs_from_flags()
+    model_config, run = run_configs(
+        FLAGS.config,
+        FLAGS.model_dir,
+        {
+            "backbone_weights": FLAGS.backbone_weights,
+            "input_size": FLAGS.input_size,
+            "dmg_width": FLAGS.dmg_width,
+            "frozen_stages": FLAGS.frozen_stages,
+        },
+        {name: FLAGS[name].value for name in TRAIN_FIELDS},
+    )
     ensure_synthetic_data(run)
     summary = train(model_config, run, log=lambda s: print(s, flush=True))
     print(json.dumps({k: v for k, v in summary.items() if k != "metrics"}, indent=2))

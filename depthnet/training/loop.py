@@ -306,14 +306,8 @@ def _loop(
     return step, metrics
 
 
-def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, Any]:
-    """Runs (or resumes) training to `run.total_steps`; returns a summary with the final validation metrics.
-
-    With strategy 'multi_worker' every worker runs this; only the chief writes config, checkpoints,
-    TensorBoard logs and results (depthnet.training.distribute).
-    """
-    strategy = distribute.make_strategy(run.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
-    chief = distribute.is_chief(strategy)
+def _plan_validation(run: TrainConfig):
+    """(train_dir, val_dir, held_out or None, validation record), the prepared data checked first."""
     train_dir, val_dir = split_dirs(run)
     data_checks.check_splits([train_dir], run.verify)  # before anything is written
     held_out = None
@@ -323,8 +317,11 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     if val_dir != train_dir:
         data_checks.check_splits([val_dir], run.verify)
     validation = held_out.to_dict() if held_out else {"kind": "prepared split", "split_dir": val_dir}
-    if chief:
-        write_run_config(run, model_config, extra={"validation": validation})
+    return train_dir, val_dir, held_out, validation
+
+
+def _start_trainer(model_config: ModelConfig, run: TrainConfig, strategy, log) -> tuple[Trainer, Optional[str], int]:
+    """The Trainer restored from the run's newest intact checkpoint; (trainer, restored path, start step)."""
     if run.deterministic and run.strategy == "default":
         make_deterministic(run.seed)
     trainer = Trainer(model_config, run, strategy=strategy)
@@ -336,6 +333,30 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     if warning:
         log("warning: " + warning)
     log(_start_message(model_config, run, strategy.num_replicas_in_sync, restored, start))
+    return trainer, restored, start
+
+
+def _summary_writers(model_config: ModelConfig, run: TrainConfig, strategy, start: int):
+    """The train/ and val/ TensorBoard writers; the run's config as text at the start step."""
+    writers = tuple(distribute.summary_writer(os.path.join(run.model_dir, name), strategy) for name in ("train", "val"))
+    with writers[0].as_default(step=start):
+        config_json = json.dumps({"model": model_config.to_dict(), "train": dataclasses.asdict(run)}, indent=2)
+        tf.summary.text("config", "```\n" + config_json + "\n```")
+    return writers
+
+
+def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, Any]:
+    """Runs (or resumes) training to `run.total_steps`; returns a summary with the final validation metrics.
+
+    With strategy 'multi_worker' every worker runs this; only the chief writes config, checkpoints,
+    TensorBoard logs and results (depthnet.training.distribute).
+    """
+    strategy = distribute.make_strategy(run.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
+    chief = distribute.is_chief(strategy)
+    train_dir, val_dir, held_out, validation = _plan_validation(run)
+    if chief:
+        write_run_config(run, model_config, extra={"validation": validation})
+    trainer, restored, start = _start_trainer(model_config, run, strategy, log)
     crop = tuple(model_config.input_size)
     dataset = data_checks.NamedReadErrors(
         _train_dataset(strategy, run, train_dir, crop, start, log, held_out and held_out.train_filter()), train_dir
@@ -343,23 +364,12 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
     if held_out:
         log(f"validation: {len(held_out.scenes)} of {held_out.num_scenes} training scenes held out ({train_dir})")
     protocol = Protocol(input_size=data.resize_for_crop(crop), ground_truth=ground_truth_kind(val_dir))
-    writers = tuple(distribute.summary_writer(os.path.join(run.model_dir, name), strategy) for name in ("train", "val"))
-    with writers[0].as_default(step=start):
-        config_json = json.dumps({"model": model_config.to_dict(), "train": dataclasses.asdict(run)}, indent=2)
-        tf.summary.text("config", "```\n" + config_json + "\n```")
+    writers = _summary_writers(model_config, run, strategy, start)
     try:
         with PreemptionWatcher() as preemption:
+            val_filter = held_out and held_out.val_filter()
             step, metrics = _loop(
-                trainer,
-                dataset,
-                start,
-                val_dir,
-                protocol,
-                writers,
-                log,
-                restored,
-                preemption,
-                held_out and held_out.val_filter(),
+                trainer, dataset, start, val_dir, protocol, writers, log, restored, preemption, val_filter
             )
     finally:
         for writer in writers:
@@ -374,16 +384,7 @@ def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, A
         "metrics": metrics,
     }
     if metrics and chief:
-        write_results(
-            os.path.join(run.model_dir, "eval"),
-            metrics,
-            protocol,
-            extra={
-                "step": step,
-                "checkpoint": trainer.manager.latest_checkpoint,
-                "split": val_dir,
-                "validation": validation,
-                "network_input": network_input(val_dir, protocol),
-            },
-        )
+        extra = {"step": step, "checkpoint": summary["checkpoint"], "split": val_dir, "validation": validation}
+        extra["network_input"] = network_input(val_dir, protocol)
+        write_results(os.path.join(run.model_dir, "eval"), metrics, protocol, extra=extra)
     return summary
