@@ -2,7 +2,7 @@
 
 Scored by :func:`depthnet.evaluation.job.run_evaluation`, the function behind `depthnet-eval`, so
 
-    depthnet-eval --model_dir=runs/quick --data_dir=data/synthetic/val --checkpoint=latest --average=per_image
+    depthnet-eval --model_dir=runs/quick --data_dir=data/synthetic/test --checkpoint=latest --average=per_image
 
 gives the same numbers by construction (tests/cli/test_main.py). Writes `<run>/eval/metrics.json`,
 `main_job.json` (model, best constant, minutes, detail files), panels, a point cloud and a bokeh image.

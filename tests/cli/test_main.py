@@ -165,3 +165,26 @@ def test_the_readmes_main_job_figures_are_main_job_json_fields(main_job):
             assert (0.0 <= value <= 1.0) if fraction else value > 0.0
     constant = re.search(r"`best_constant` \(([0-9.]+) m\)", table[0]).group(1)
     assert "depth_m" in summary["best_constant"] and float(constant) > 0
+
+
+def test_depthnet_eval_on_the_main_jobs_checkpoint_gives_its_numbers(main_job, tmp_path):
+    """The main job scores through depthnet-eval's own function (evaluation.job.run_evaluation): the documented
+    depthnet-eval command on its checkpoint reproduces main_job.json's numbers exactly, and the run folder's
+    metrics.json is that same evaluation."""
+    from depthnet.evaluation.main_job import MAIN_JOB_OVERRIDES
+
+    run_dir, data_dir, result = main_job
+    assert result.returncode == 0, result.stderr[-3000:]
+    overrides = [f"--{k}={v}" for k, v in MAIN_JOB_OVERRIDES.items()]
+    args = [f"--model_dir={run_dir}", f"--data_dir={data_dir / quick_run_config().val_split}", "--checkpoint=latest", *overrides]
+    proc = run_cli(script("depthnet-eval") + args + [f"--output_dir={tmp_path}", "--panels=0"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(run_dir / "eval" / "main_job.json", encoding="utf-8") as f:
+        job = json.load(f)["model"]
+    with open(tmp_path / "metrics.json", encoding="utf-8") as f:
+        evaluated = json.load(f)
+    with open(run_dir / "eval" / "metrics.json", encoding="utf-8") as f:
+        in_run = json.load(f)
+    assert evaluated["metrics"] == job
+    assert in_run["metrics"] == job and in_run["protocol"] == evaluated["protocol"]
+    assert evaluated["model"]["checkpoint"] == "latest" and evaluated["protocol"]["average"] == "per_image"
