@@ -101,6 +101,91 @@ def _convolve_disc(stack: np.ndarray, radius: float) -> np.ndarray:
     return full[:, p : p + h, p : p + w]
 
 
+def _check_render_args(
+    rgb: np.ndarray, depth: np.ndarray, focus_depth: float, aperture: float, max_radius: int, num_layers: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Validates render_bokeh's arguments; returns (rgb, depth float64 H x W, valid mask, focus_depth)."""
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be a uint8 H x W x 3 image, got {rgb.dtype} {rgb.shape}")
+    depth, valid = _check_depth(depth)
+    if depth.shape != rgb.shape[:2]:
+        raise ValueError(
+            f"depth is {depth.shape[0]}x{depth.shape[1]} but rgb is {rgb.shape[0]}x{rgb.shape[1]}; "
+            "resize the depth map to the image size first (e.g. bilinear on the metres)"
+        )
+    if not valid.any():
+        raise ValueError("depth has no valid pixel (finite and > 0); cannot render depth of field")
+    focus_depth = float(focus_depth)
+    if not (np.isfinite(focus_depth) and focus_depth > 0):
+        raise ValueError(f"focus_depth must be a positive distance in metres, got {focus_depth}")
+    if not (np.isfinite(aperture) and aperture >= 0) or max_radius < 0 or int(num_layers) < 1:
+        raise ValueError(
+            f"need aperture >= 0, max_radius >= 0, num_layers >= 1; got {aperture}, {max_radius}, {num_layers}"
+        )
+    return rgb, depth, valid, focus_depth
+
+
+def _depth_layers(s: np.ndarray, in_focus: np.ndarray, num_layers: int) -> tuple[np.ndarray, float]:
+    """Signed layer index per pixel (0 = in focus, ascending = back to front) and the layer step in px."""
+    step = max(1.0, float(s.max() - s.min()) / int(num_layers))
+    layer = np.where(in_focus, 0, np.sign(s) * (np.floor((np.abs(s) - 0.5) / step) + 1)).astype(np.int64)
+    return layer, step
+
+
+def _layer_radius(k: int, step: float, max_radius: int) -> float:
+    """Blur radius (px) of layer `k`: the centre of its bin, capped at `max_radius`; 0 for the in-focus layer."""
+    if k == 0:
+        return 0.0
+    return min(float(max_radius), 0.5 + (abs(int(k)) - 0.5) * step)
+
+
+def _composite_layer(
+    acc_c: np.ndarray, acc_a: np.ndarray, centred: np.ndarray, mask: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blurs one layer (premultiplied colour and alpha, on its bounding box) and composites it "over" the rest."""
+    if radius < 0.5:
+        a = mask.astype(np.float32)
+        return centred * a + (1.0 - a) * acc_c, a + (1.0 - a) * acc_a
+    h, w = mask.shape
+    p = int(np.ceil(radius))
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    r0, r1 = max(rows[0] - p, 0), min(rows[-1] + p + 1, h)
+    c0, c1 = max(cols[0] - p, 0), min(cols[-1] + p + 1, w)
+    m = mask[r0:r1, c0:c1].astype(np.float32)
+    stack = np.concatenate([centred[:, r0:r1, c0:c1] * m, m[None]], axis=0)
+    blurred = _convolve_disc(stack, radius)
+    a = np.clip(blurred[3], 0.0, 1.0)
+    acc_c[:, r0:r1, c0:c1] = blurred[:3] + (1.0 - a) * acc_c[:, r0:r1, c0:c1]
+    acc_a[r0:r1, c0:c1] = a + (1.0 - a) * acc_a[r0:r1, c0:c1]
+    return acc_c, acc_a
+
+
+def _composite_layers(
+    centred: np.ndarray, layer: np.ndarray, step: float, max_radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Premultiplied mean-free colour (3 x H x W) and alpha (H x W) of all layers, composited back to front."""
+    h, w = layer.shape
+    acc_c = np.zeros((3, h, w), np.float32)  # premultiplied, mean-free colour
+    acc_a = np.zeros((h, w), np.float32)
+    for k in np.unique(layer):  # ascending s = back to front
+        acc_c, acc_a = _composite_layer(acc_c, acc_a, centred, layer == k, _layer_radius(k, step, max_radius))
+    return acc_c, acc_a
+
+
+def _unpremultiply(
+    acc_c: np.ndarray, acc_a: np.ndarray, mean: np.ndarray, rgb: np.ndarray, in_focus: np.ndarray
+) -> np.ndarray:
+    """uint8 colour = accumulated colour / alpha (+ mean); uncovered pixels and in-focus pixels come from `rgb`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        colour = acc_c / acc_a
+    colour = colour.transpose(1, 2, 0) + mean
+    out = np.clip(np.rint(colour), 0, 255)
+    out = np.where(np.isfinite(out) & (acc_a[..., None] > 1e-6), out, rgb).astype(np.uint8)
+    out[in_focus] = rgb[in_focus]
+    return out
+
+
 def render_bokeh(
     rgb: np.ndarray,
     depth: np.ndarray,
@@ -121,71 +206,17 @@ def render_bokeh(
     Returns:
         uint8 H x W x 3; pixels with radius < 0.5 px are bit-identical to ``rgb``.
     """
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be a uint8 H x W x 3 image, got {rgb.dtype} {rgb.shape}")
-    depth, valid = _check_depth(depth)
-    if depth.shape != rgb.shape[:2]:
-        raise ValueError(
-            f"depth is {depth.shape[0]}x{depth.shape[1]} but rgb is {rgb.shape[0]}x{rgb.shape[1]}; "
-            "resize the depth map to the image size first (e.g. bilinear on the metres)"
-        )
-    if not valid.any():
-        raise ValueError("depth has no valid pixel (finite and > 0); cannot render depth of field")
-    focus_depth = float(focus_depth)
-    if not (np.isfinite(focus_depth) and focus_depth > 0):
-        raise ValueError(f"focus_depth must be a positive distance in metres, got {focus_depth}")
-    if not (np.isfinite(aperture) and aperture >= 0) or max_radius < 0 or int(num_layers) < 1:
-        raise ValueError(
-            f"need aperture >= 0, max_radius >= 0, num_layers >= 1; got {aperture}, {max_radius}, {num_layers}"
-        )
-
+    rgb, depth, valid, focus_depth = _check_render_args(rgb, depth, focus_depth, aperture, max_radius, num_layers)
     filled = np.where(valid, depth, depth[valid].max())
     s = signed_coc(filled, focus_depth, aperture, max_radius)
     in_focus = np.abs(s) < 0.5
     if in_focus.all():
         return rgb.copy()
-
-    step = max(1.0, float(s.max() - s.min()) / int(num_layers))
-    layer = np.where(in_focus, 0, np.sign(s) * (np.floor((np.abs(s) - 0.5) / step) + 1)).astype(np.int64)
-
-    h, w = depth.shape
+    layer, step = _depth_layers(s, in_focus, num_layers)
     mean = rgb.reshape(-1, 3).astype(np.float64).mean(axis=0)
-    centred = (
-        (rgb.astype(np.float64) - mean).astype(np.float32).transpose(2, 0, 1)
-    )  # 3 x H x W, mean-free for precision
-    acc_c = np.zeros((3, h, w), np.float32)  # premultiplied, mean-free colour
-    acc_a = np.zeros((h, w), np.float32)
-
-    for k in np.unique(layer):  # ascending s = back to front
-        mask = layer == k
-        if k == 0:
-            radius = 0.0
-        else:
-            radius = min(float(max_radius), 0.5 + (abs(int(k)) - 0.5) * step)
-        if radius < 0.5:
-            a = mask.astype(np.float32)
-            acc_c = centred * a + (1.0 - a) * acc_c
-            acc_a = a + (1.0 - a) * acc_a
-            continue
-        p = int(np.ceil(radius))
-        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-        r0, r1 = max(rows[0] - p, 0), min(rows[-1] + p + 1, h)
-        c0, c1 = max(cols[0] - p, 0), min(cols[-1] + p + 1, w)
-        m = mask[r0:r1, c0:c1].astype(np.float32)
-        stack = np.concatenate([centred[:, r0:r1, c0:c1] * m, m[None]], axis=0)
-        blurred = _convolve_disc(stack, radius)
-        a = np.clip(blurred[3], 0.0, 1.0)
-        acc_c[:, r0:r1, c0:c1] = blurred[:3] + (1.0 - a) * acc_c[:, r0:r1, c0:c1]
-        acc_a[r0:r1, c0:c1] = a + (1.0 - a) * acc_a[r0:r1, c0:c1]
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        colour = acc_c / acc_a
-    colour = colour.transpose(1, 2, 0) + mean
-    out = np.clip(np.rint(colour), 0, 255)
-    out = np.where(np.isfinite(out) & (acc_a[..., None] > 1e-6), out, rgb).astype(np.uint8)
-    out[in_focus] = rgb[in_focus]
-    return out
+    centred = (rgb.astype(np.float64) - mean).astype(np.float32).transpose(2, 0, 1)  # 3 x H x W, mean-free
+    acc_c, acc_a = _composite_layers(centred, layer, step, max_radius)
+    return _unpremultiply(acc_c, acc_a, mean, rgb, in_focus)
 
 
 def focus_depth_at(depth: np.ndarray, row: int, col: int, window: int = 5) -> float:

@@ -15,7 +15,7 @@ as the machine's reference throughput. Printed (and written to `--output_json`):
                              "matmul_gflops", "ratio_to_matmul", ...}, "bf16": {...}},
      "config": ..., "input_size": [240, 320], "flops_method": ..., "machine": {...}}
 
-FLOPs per frame (:func:`count_flops_analytic`): 2 x the multiply-accumulates of every Conv2D,
+FLOPs per frame (:func:`depthnet.bench.flops.count_flops_analytic`): 2 x the multiply-accumulates of every Conv2D,
 Conv2DTranspose, DepthwiseConv2D and Dense layer (2*Hout*Wout*kh*kw*Cin/groups*Cout for a
 convolution; 2*Hin*Win*kh*kw*Cin*Cout for a transposed one), with each layer's shapes recorded
 while tracing the model at the benchmark size (no computation). Biases, BatchNorm, activations,
@@ -51,6 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet.bench.conv_reference import CONV_REFERENCE, best_conv_gflops
+from depthnet.bench.flops import CONV_OP_TYPES, count_flops_analytic, count_flops_tf, layer_flops  # noqa: F401 (re-exported)
 from depthnet.bench.profiling import profile_model, profile_table
 from depthnet.config import preset
 from depthnet.evaluation.evaluate import Protocol, evaluate_predictor, iter_split_frames
@@ -61,115 +62,6 @@ from depthnet.modeling.model import build_model, count_params
 from depthnet.precision import SIXTEEN_BIT_UNITS, cpu_isa, cpu_model, precision_warning, set_precision
 
 PRECISION_DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
-CONV_OP_TYPES = (
-    "Conv2D",
-    "Conv2DBackpropInput",
-    "DepthwiseConv2dNative",
-    "MatMul",
-    "BatchMatMulV2",
-    "BatchMatMulV3",
-    "_FusedConv2D",
-    "_FusedMatMul",
-)
-
-
-# ---------------------------------------------------------------------------------------------- FLOPs
-
-
-def _counted_layers(model) -> list:
-    import keras
-
-    kinds = (keras.layers.Conv2D, keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv2D, keras.layers.Dense)
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True) if isinstance(layer, kinds)]
-
-
-def layer_flops(layer, input_shape: Sequence[int], output_shape: Sequence[int]) -> int:
-    """2 x multiply-accumulates of one call of a Conv2D / Conv2DTranspose / DepthwiseConv2D / Dense layer."""
-    import keras
-
-    inp = [int(d) for d in input_shape]
-    out = [int(d) for d in output_shape]
-    if isinstance(layer, keras.layers.Conv2DTranspose):  # each input pixel scatters a kh x kw x Cout patch
-        kh, kw = layer.kernel_size
-        return 2 * inp[0] * inp[1] * inp[2] * kh * kw * inp[3] * out[3]
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-        kh, kw = layer.kernel_size
-        return 2 * int(np.prod(out)) * kh * kw
-    if isinstance(layer, keras.layers.Conv2D):
-        kh, kw = layer.kernel_size
-        return 2 * int(np.prod(out)) * kh * kw * (inp[3] // layer.groups)
-    if isinstance(layer, keras.layers.Dense):
-        return 2 * int(np.prod(out)) * inp[-1]
-    raise TypeError(f"no FLOP rule for {type(layer).__name__}")
-
-
-def _trace_shapes(model, batch: int, height: int, width: int) -> tuple[list, Any]:
-    """Traces model(x) at a fixed shape, recording (layer, input shape, output shape) of counted layers."""
-    records: list = []
-    patched = []
-    for layer in _counted_layers(model):
-        had = "call" in layer.__dict__
-        original = layer.call
-
-        def wrapped(inputs, *args, _orig=original, _layer=layer, **kwargs):
-            outputs = _orig(inputs, *args, **kwargs)
-            records.append((_layer, tuple(inputs.shape), tuple(outputs.shape)))
-            return outputs
-
-        layer.call = wrapped
-        patched.append((layer, had, original))
-    try:
-        inputs = getattr(model, "inputs", None)
-        channels = int(inputs[0].shape[-1]) if inputs and inputs[0].shape[-1] is not None else 3
-        spec = tf.TensorSpec([batch, height, width, channels], tf.float32)
-        concrete = tf.function(lambda x: model(x, training=False), autograph=False).get_concrete_function(spec)
-    finally:
-        for layer, had, original in patched:
-            if had:
-                layer.call = original
-            else:
-                del layer.call
-    return records, concrete
-
-
-def count_flops_analytic(model, height: int, width: int, batch: int = 1) -> dict[str, Any]:
-    """{'total': FLOPs for `batch` frames, 'by_type': {...}, 'layers': n} by the rule in the module docstring."""
-    records, _ = _trace_shapes(model, batch, height, width)
-    by_type: dict[str, int] = {}
-    for layer, ins, outs in records:
-        if any(d is None for d in ins + outs):
-            raise ValueError(f"layer {layer.name} has an unknown dimension at {height}x{width}: {ins} -> {outs}")
-        by_type[type(layer).__name__] = by_type.get(type(layer).__name__, 0) + layer_flops(layer, ins, outs)
-    return {"total": int(sum(by_type.values())), "by_type": by_type, "layers": len(records)}
-
-
-def count_flops_tf(fn, input_shape: Sequence[int]) -> dict[str, Any]:
-    """TensorFlow's own FLOP count (tf.compat.v1.profiler float_ops) of `fn` traced at `input_shape`.
-
-    `fn` is a Keras model (called in inference mode) or any function of one float32 tensor.
-    Returns {'total', 'by_op': {op type: float ops}, 'conv': conv/matmul op types only}.
-    """
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    if hasattr(fn, "layers"):
-        model = fn
-        fn = lambda x: model(x, training=False)
-    concrete = tf.function(fn, autograph=False).get_concrete_function(tf.TensorSpec(list(input_shape), tf.float32))
-    graph = convert_variables_to_constants_v2(concrete).graph
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    profile = tf.compat.v1.profiler.profile(graph=graph, cmd="scope", options=options)
-    types = {op.name: op.type for op in graph.get_operations()}
-    by_op: dict[str, int] = {}
-    stack = list(profile.children)
-    while stack:  # every graph node once, aggregated by op type
-        node = stack.pop()
-        if node.float_ops:
-            key = types.get(node.name, "?")
-            by_op[key] = by_op.get(key, 0) + int(node.float_ops)
-        stack.extend(node.children)
-    conv = sum(v for k, v in by_op.items() if k in CONV_OP_TYPES)
-    return {"total": int(profile.total_float_ops), "by_op": by_op, "conv": int(conv)}
 
 
 # ---------------------------------------------------------------------------------------------- timing
@@ -299,6 +191,133 @@ def precision_accuracy(
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class BenchSettings:
+    """The arguments of :func:`benchmark` (its docstring and the module docstring)."""
+
+    config_name: str = "full"
+    precisions: Sequence[str] = ("fp32",)
+    batch_sizes: Sequence[int] = (1, 8)
+    height: int = 240
+    width: int = 320
+    iterations: int = 5
+    warmup: int = 1
+    matmul_size: int = 4096
+    matmul_iterations: int = 3
+    tf_profiler: bool = True
+    jit_compile: bool = False
+    fold: bool = True
+    profile: bool = False
+    conv_reference: bool = True
+
+
+FLOPS_METHOD = (
+    "analytic: 2 x multiply-accumulates of Conv2D/Conv2DTranspose/"
+    "DepthwiseConv2D/Dense layers at the benchmark size (bias, BN, "
+    "activations, resizes, elementwise not counted); "
+    "gflops_per_frame_tf_profiler: tf.compat.v1.profiler float_ops of "
+    "the traced graph (all ops)"
+)
+
+
+def _result_header(settings: BenchSettings, config) -> dict[str, Any]:
+    """The benchmark's settings and machine; 'precisions' is filled in per precision."""
+    return {
+        "config": settings.config_name,
+        "model": config.to_dict(),
+        "input_size": [settings.height, settings.width],
+        "batch_sizes": list(settings.batch_sizes),
+        "iterations": settings.iterations,
+        "warmup": settings.warmup,
+        "jit_compile": settings.jit_compile,
+        "fold_batchnorm": settings.fold,
+        "matmul_size": settings.matmul_size,
+        "conv_reference": dict(CONV_REFERENCE, dilated_rate=4) if settings.conv_reference else None,
+        "machine": machine_info(),
+        "precisions": {},
+        "flops_method": FLOPS_METHOD,
+    }
+
+
+def _model_flops(model, settings: BenchSettings) -> dict[str, Any]:
+    """{'analytic', 'by_type'} per frame, plus 'tf_profiler' and 'tf_profiler_conv' with ``tf_profiler``."""
+    analytic = count_flops_analytic(model, settings.height, settings.width)
+    flops = {"analytic": analytic["total"], "by_type": analytic["by_type"]}
+    if settings.tf_profiler:
+        prof = count_flops_tf(model, [1, settings.height, settings.width, 3])
+        flops.update(tf_profiler=prof["total"], tf_profiler_conv=prof["conv"])
+    return flops
+
+
+def _flops_entry(flops: dict[str, Any]) -> dict[str, Any]:
+    """A precision's entry, started with the GFLOPs per frame."""
+    entry: dict[str, Any] = {"gflops_per_frame": flops["analytic"] / 1e9}
+    if "tf_profiler" in flops:
+        entry["gflops_per_frame_tf_profiler"] = flops["tf_profiler"] / 1e9
+        entry["gflops_per_frame_tf_profiler_conv"] = flops["tf_profiler_conv"] / 1e9
+    return entry
+
+
+def _time_batches(timed, precision: str, settings: BenchSettings, entry: dict[str, Any], log) -> float:
+    """Times every batch size into `entry`; returns the best achieved GFLOP/s."""
+    height, width, iterations = settings.height, settings.width, settings.iterations
+    best = 0.0
+    for batch in settings.batch_sizes:
+        log(f"{precision}: batch {batch}, {height}x{width}, {iterations} iterations ...")
+        t = time_model(timed, int(batch), height, width, iterations, settings.warmup, jit_compile=settings.jit_compile)
+        entry[f"fps_b{batch}"] = t["fps"]
+        entry[f"ms_per_frame_b{batch}"] = t["ms_per_frame"]
+        entry[f"ms_per_batch_median_b{batch}"] = t["ms_per_batch_median"]
+        entry[f"achieved_gflops_b{batch}"] = entry["gflops_per_frame"] * t["fps"]
+        best = max(best, entry[f"achieved_gflops_b{batch}"])
+    return best
+
+
+def _references(
+    precision: str, best: float, settings: BenchSettings, entry: dict[str, Any], result: dict[str, Any], log
+) -> None:
+    """The matmul (TF and numpy) and convolution references of one precision and the ratios to them."""
+    dtype = PRECISION_DTYPES[precision]
+    log(f"{precision}: matmul {settings.matmul_size}^3 ...")
+    entry["matmul_gflops"] = matmul_gflops(settings.matmul_size, dtype, settings.matmul_iterations)
+    entry["ratio_to_matmul"] = best / entry["matmul_gflops"]
+    if "numpy_fp32_matmul_gflops" not in result:
+        result["numpy_fp32_matmul_gflops"] = numpy_matmul_gflops(settings.matmul_size, settings.matmul_iterations)
+    entry["ratio_to_numpy_fp32_matmul"] = best / result["numpy_fp32_matmul_gflops"]
+    if settings.conv_reference:  # references.conv_gflops: a 3x3 256-channel conv, plain and at rate 4
+        log(f"{precision}: 3x3 convolution reference ...")
+        entry["conv_gflops"] = best_conv_gflops(dtype)
+        entry["conv_gflops_dilated"] = best_conv_gflops(dtype, dilation=4)
+        entry["ratio_to_conv"] = best / entry["conv_gflops"]
+
+
+def _bench_precision(
+    precision: str, config, settings: BenchSettings, result: dict[str, Any], flops: Optional[dict], log
+) -> dict[str, Any]:
+    """Benchmarks one precision into result['precisions']; returns the FLOP counts (computed on first use)."""
+    if precision not in PRECISION_DTYPES:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISION_DTYPES)}")
+    warning = precision_warning(precision)
+    if warning:
+        log("note: " + warning)
+    set_precision(precision)
+    model = build_model(config)
+    if flops is None:
+        flops = _model_flops(model, settings)
+        result["params"] = count_params(model.weights)
+        result["flops_by_layer_type"] = flops["by_type"]
+    entry = _flops_entry(flops)
+    timed = inference_graph(model) if settings.fold else model  # the inference graph (modeling.fold)
+    best = _time_batches(timed, precision, settings, entry, log)
+    entry["achieved_gflops"] = best
+    _references(precision, best, settings, entry, result, log)
+    if settings.profile:  # profiling.profile_model: TF profiler time per op type, batch 1
+        log(f"{precision}: profile ...")
+        entry["profile"] = profile_model(timed, 1, settings.height, settings.width, max(1, min(settings.iterations, 2)))
+    result["precisions"][precision] = entry
+    return flops
+
+
 def benchmark(
     config_name: str = "full",
     precisions: Sequence[str] = ("fp32",),
@@ -316,83 +335,41 @@ def benchmark(
     profile: bool = False,
     conv_reference: bool = True,
 ) -> dict[str, Any]:
-    """The whole benchmark as a JSON-able dict (module docstring)."""
+    """The whole benchmark as a JSON-able dict (module docstring; the arguments: :class:`BenchSettings`)."""
+    settings = BenchSettings(
+        config_name=config_name,
+        precisions=precisions,
+        batch_sizes=batch_sizes,
+        height=height,
+        width=width,
+        iterations=iterations,
+        warmup=warmup,
+        matmul_size=matmul_size,
+        matmul_iterations=matmul_iterations,
+        tf_profiler=tf_profiler,
+        jit_compile=jit_compile,
+        fold=fold,
+        profile=profile,
+        conv_reference=conv_reference,
+    )
+    return run_benchmark(settings, log)
+
+
+def run_benchmark(settings: BenchSettings, log=None) -> dict[str, Any]:
+    """:func:`benchmark` with its arguments in one :class:`BenchSettings`."""
     log = log or (lambda s: None)
-    if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
-        raise ValueError(f"--height and --width must be multiples of {SIZE_MULTIPLE}, got {height}x{width}")
-    config = dataclasses.replace(preset(config_name), backbone_weights=None)
-    result: dict[str, Any] = {
-        "config": config_name,
-        "model": config.to_dict(),
-        "input_size": [height, width],
-        "batch_sizes": list(batch_sizes),
-        "iterations": iterations,
-        "warmup": warmup,
-        "jit_compile": jit_compile,
-        "fold_batchnorm": fold,
-        "matmul_size": matmul_size,
-        "conv_reference": dict(CONV_REFERENCE, dilated_rate=4) if conv_reference else None,
-        "machine": machine_info(),
-        "precisions": {},
-        "flops_method": (
-            "analytic: 2 x multiply-accumulates of Conv2D/Conv2DTranspose/"
-            "DepthwiseConv2D/Dense layers at the benchmark size (bias, BN, "
-            "activations, resizes, elementwise not counted); "
-            "gflops_per_frame_tf_profiler: tf.compat.v1.profiler float_ops of "
-            "the traced graph (all ops)"
-        ),
-    }
+    if settings.height % SIZE_MULTIPLE or settings.width % SIZE_MULTIPLE:
+        raise ValueError(
+            f"--height and --width must be multiples of {SIZE_MULTIPLE}, got {settings.height}x{settings.width}"
+        )
+    config = dataclasses.replace(preset(settings.config_name), backbone_weights=None)
+    result = _result_header(settings, config)
     flops = None
     try:
-        for precision in precisions:
-            if precision not in PRECISION_DTYPES:
-                raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISION_DTYPES)}")
-            warning = precision_warning(precision)
-            if warning:
-                log("note: " + warning)
-            set_precision(precision)
-            model = build_model(config)
-            if flops is None:
-                analytic = count_flops_analytic(model, height, width)
-                flops = {"analytic": analytic["total"], "by_type": analytic["by_type"]}
-                if tf_profiler:
-                    prof = count_flops_tf(model, [1, height, width, 3])
-                    flops.update(tf_profiler=prof["total"], tf_profiler_conv=prof["conv"])
-                result["params"] = count_params(model.weights)
-                result["flops_by_layer_type"] = flops["by_type"]
-            entry: dict[str, Any] = {"gflops_per_frame": flops["analytic"] / 1e9}
-            if "tf_profiler" in flops:
-                entry["gflops_per_frame_tf_profiler"] = flops["tf_profiler"] / 1e9
-                entry["gflops_per_frame_tf_profiler_conv"] = flops["tf_profiler_conv"] / 1e9
-            timed = inference_graph(model) if fold else model  # the inference graph (modeling.fold)
-            best = 0.0
-            for batch in batch_sizes:
-                log(f"{precision}: batch {batch}, {height}x{width}, {iterations} iterations ...")
-                t = time_model(timed, int(batch), height, width, iterations, warmup, jit_compile=jit_compile)
-                entry[f"fps_b{batch}"] = t["fps"]
-                entry[f"ms_per_frame_b{batch}"] = t["ms_per_frame"]
-                entry[f"ms_per_batch_median_b{batch}"] = t["ms_per_batch_median"]
-                entry[f"achieved_gflops_b{batch}"] = entry["gflops_per_frame"] * t["fps"]
-                best = max(best, entry[f"achieved_gflops_b{batch}"])
-            entry["achieved_gflops"] = best
-            log(f"{precision}: matmul {matmul_size}^3 ...")
-            entry["matmul_gflops"] = matmul_gflops(matmul_size, PRECISION_DTYPES[precision], matmul_iterations)
-            entry["ratio_to_matmul"] = best / entry["matmul_gflops"]
-            if "numpy_fp32_matmul_gflops" not in result:
-                result["numpy_fp32_matmul_gflops"] = numpy_matmul_gflops(matmul_size, matmul_iterations)
-            entry["ratio_to_numpy_fp32_matmul"] = best / result["numpy_fp32_matmul_gflops"]
-            if conv_reference:  # references.conv_gflops: a 3x3 256-channel conv, plain and at rate 4
-                log(f"{precision}: 3x3 convolution reference ...")
-                entry["conv_gflops"] = best_conv_gflops(PRECISION_DTYPES[precision])
-                entry["conv_gflops_dilated"] = best_conv_gflops(PRECISION_DTYPES[precision], dilation=4)
-                entry["ratio_to_conv"] = best / entry["conv_gflops"]
-            if profile:  # profiling.profile_model: TF profiler time per op type, batch 1
-                log(f"{precision}: profile ...")
-                entry["profile"] = profile_model(timed, 1, height, width, max(1, min(iterations, 2)))
-            result["precisions"][precision] = entry
-            del model, timed
+        for precision in settings.precisions:
+            flops = _bench_precision(precision, config, settings, result, flops, log)
     finally:
         set_precision("fp32")
-    if profile:
+    if settings.profile:
         result["profile_table"] = profile_table({p: e["profile"] for p, e in result["precisions"].items()})
     return result

@@ -99,6 +99,116 @@ def _frames(data_dir: Optional[str], size, count: int, calibration: int, seed: i
     return images[:count], images[count:], None
 
 
+@dataclasses.dataclass
+class _Bench:
+    """One benchmark's model (unfolded and as the inference graph), sizes and frames."""
+
+    unfolded: Any
+    model: Any
+    config: Any
+    size: tuple[int, int]
+    working: tuple[int, int]
+    timing: list
+    calib: list
+    scored: Optional[list]
+
+
+def _prepare(
+    config_name: str,
+    model_dir: Optional[str],
+    data_dir: Optional[str],
+    size: tuple[int, int],
+    frames: int,
+    calibration_frames: int,
+    checkpoint: str,
+) -> _Bench:
+    """The model (a trained run, or the preset with random weights and a redrawn head) and the frames."""
+    if model_dir:
+        unfolded, config = restore_model(model_dir, which=checkpoint, precision="fp32")
+    else:
+        config = dataclasses.replace(preset(config_name), backbone_weights=None)
+        unfolded = build_model(config)
+    timing, calib, scored = _frames(data_dir, size, frames, calibration_frames)
+    if not model_dir:
+        _head_scale(unfolded, timing[0])
+    model = inference_graph(unfolded)  # the inference graph every export is converted from (serving.inference_model)
+    return _Bench(unfolded, model, config, size, size, timing, calib, scored)
+
+
+def _wanted(runtimes: Sequence[str], precisions: Sequence[str], entries: Optional[Sequence[str]]) -> list[tuple]:
+    """(runtime, precision) pairs asked for: `entries` (<runtime>_<precision>), else runtimes x precisions."""
+    wanted = [tuple(e.split("_", 1)) for e in entries] if entries else [(r, p) for r in runtimes for p in precisions]
+    if any(len(w) != 2 or w[0] not in SUPPORTED for w in wanted):
+        raise ValueError(f"entries are <runtime>_<precision> with a runtime of {', '.join(SUPPORTED)}; got {entries}")
+    return wanted
+
+
+def _tf16_runner(bench: _Bench, precision: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The TF runner of the model rebuilt under a 16-bit Keras policy with the same weights."""
+    set_precision(precision)
+    try:
+        low = build_model(dataclasses.replace(bench.config, backbone_weights=None))
+    finally:
+        set_precision("fp32")
+    low.set_weights(bench.unfolded.get_weights())
+    return _tf_runner(inference_graph(low), bench.size, bench.working)
+
+
+def _runner(bench: _Bench, runtime: str, precision: str, entry: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray]:
+    """The runner of one runtime/precision (converting the model); adds 'file_mb' to `entry` for converted files."""
+    if runtime == "tf" and precision == "fp32":
+        return _tf_runner(bench.model, bench.size, bench.working)
+    if runtime == "tf":
+        return _tf16_runner(bench, precision)
+    if runtime == "litert":
+        function = fixed_size_function(bench.model, bench.size, bench.working, batch=1)
+        blob = litert.convert(function, precision, lambda: bench.calib)
+        run = LiteRTRunner(blob)
+    else:
+        blob = onnx_export.convert(fixed_size_function(bench.model, bench.size, bench.working, batch=None))
+        run = ONNXRunner(blob)
+    entry["file_mb"] = len(blob) / 1e6
+    return run
+
+
+def _score(
+    bench: _Bench, run, entry: dict[str, Any], outputs: list, reference: list, ref_abs_rel: Optional[float]
+) -> Optional[float]:
+    """Adds the accuracy vs tf_fp32 (and vs ground truth, with data) to `entry`; returns the reference abs_rel."""
+    rel = [np.abs(o - r) / np.maximum(r, 1e-6) for o, r in zip(outputs, reference)]
+    entry["rel_diff_vs_tf_fp32"] = float(np.mean([x.mean() for x in rel]))
+    entry["max_rel_diff_vs_tf_fp32"] = float(max(x.max() for x in rel))
+    if bench.scored:
+        predictor = runner_predictor(run, bench.working)
+        metrics, _ = evaluate_predictor(predictor, bench.scored, Protocol(input_size=bench.size))
+        entry["metrics"] = {k: float(metrics[k]) for k in METRIC_KEYS}
+        ref_abs_rel = ref_abs_rel if ref_abs_rel is not None else entry["metrics"]["abs_rel"]
+        entry["abs_rel_change_vs_tf_fp32"] = abs(entry["metrics"]["abs_rel"] - ref_abs_rel) / max(ref_abs_rel, 1e-12)
+    return ref_abs_rel
+
+
+def _run_entries(bench: _Bench, wanted: list[tuple], result: dict[str, Any], log) -> dict[str, Any]:
+    """Converts and scores tf_fp32 and every wanted pair into result['entries']; returns the runners by name."""
+    reference: list[np.ndarray] = []
+    ref_abs_rel = None
+    runners: dict[str, Any] = {}
+    for runtime, precision in [("tf", "fp32")] + [(r, p) for r, p in wanted if p in SUPPORTED[r]]:
+        name = f"{runtime}_{precision}"
+        if name in result["entries"]:
+            continue
+        log(f"{name}: converting and scoring")
+        entry: dict[str, Any] = {"runtime": runtime, "precision": precision}
+        run = _runner(bench, runtime, precision, entry)
+        outputs = [run(frame) for frame in bench.timing]  # also the warm-up (traces, allocates)
+        runners[name] = run
+        if not reference:
+            reference = outputs
+        ref_abs_rel = _score(bench, run, entry, outputs, reference, ref_abs_rel)
+        result["entries"][name] = entry
+        log(f"{name}: mean rel diff vs tf_fp32 {entry['rel_diff_vs_tf_fp32']:.2e}")
+    return runners
+
+
 def runtime_benchmark(
     runtimes: Sequence[str] = ("tf", "litert", "onnx"),
     precisions: Sequence[str] = ("fp32",),
@@ -119,75 +229,23 @@ def runtime_benchmark(
     unknown = sorted(set(runtimes) - set(SUPPORTED))
     if unknown:
         raise ValueError(f"unknown runtime(s) {unknown}; choose from {', '.join(SUPPORTED)}")
-    size, working = (int(height), int(width)), (int(height), int(width))
-    if model_dir:
-        unfolded, config = restore_model(model_dir, which=checkpoint, precision="fp32")
-    else:
-        config = dataclasses.replace(preset(config_name), backbone_weights=None)
-        unfolded = build_model(config)
-    timing, calib, scored = _frames(data_dir, size, frames, calibration_frames)
-    if not model_dir:
-        _head_scale(unfolded, timing[0])
-    model = inference_graph(unfolded)  # the inference graph every export is converted from (serving.inference_model)
-    wanted = [tuple(e.split("_", 1)) for e in entries] if entries else [(r, p) for r in runtimes for p in precisions]
-    if any(len(w) != 2 or w[0] not in SUPPORTED for w in wanted):
-        raise ValueError(f"entries are <runtime>_<precision> with a runtime of {', '.join(SUPPORTED)}; got {entries}")
-    skipped = [f"{r}_{p}" for r, p in wanted if p not in SUPPORTED[r]]
+    size = (int(height), int(width))
+    bench = _prepare(config_name, model_dir, data_dir, size, frames, calibration_frames, checkpoint)
+    wanted = _wanted(runtimes, precisions, entries)
     result: dict[str, Any] = {
         "input_size": list(size),
         "model": model_dir or f"{config_name} preset, random weights (head kernel redrawn, module docstring)",
-        "config": config.to_dict(),
+        "config": bench.config.to_dict(),
         "data_dir": os.path.abspath(data_dir) if data_dir else None,
-        "frames": len(timing),
+        "frames": len(bench.timing),
         "iterations": iterations,
         "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "isa": cpu_isa(), "tensorflow": tf.__version__},
         "entries": {},
-        "skipped": skipped,
+        "skipped": [f"{r}_{p}" for r, p in wanted if p not in SUPPORTED[r]],
     }
-    reference: list[np.ndarray] = []
-    ref_abs_rel = None
-    runners: dict[str, Any] = {}
-    for runtime, precision in [("tf", "fp32")] + [(r, p) for r, p in wanted if p in SUPPORTED[r]]:
-        name = f"{runtime}_{precision}"
-        if name in result["entries"]:
-            continue
-        log(f"{name}: converting and scoring")
-        entry: dict[str, Any] = {"runtime": runtime, "precision": precision}
-        if runtime == "tf":
-            if precision == "fp32":
-                run = _tf_runner(model, size, working)
-            else:
-                set_precision(precision)
-                try:
-                    low = build_model(dataclasses.replace(config, backbone_weights=None))
-                finally:
-                    set_precision("fp32")
-                low.set_weights(unfolded.get_weights())
-                run = _tf_runner(inference_graph(low), size, working)
-        elif runtime == "litert":
-            blob = litert.convert(fixed_size_function(model, size, working, batch=1), precision, lambda: calib)
-            run, entry["file_mb"] = LiteRTRunner(blob), len(blob) / 1e6
-        else:
-            blob = onnx_export.convert(fixed_size_function(model, size, working, batch=None))
-            run, entry["file_mb"] = ONNXRunner(blob), len(blob) / 1e6
-        outputs = [run(frame) for frame in timing]  # also the warm-up (traces, allocates)
-        runners[name] = run
-        if not reference:
-            reference = outputs
-        rel = [np.abs(o - r) / np.maximum(r, 1e-6) for o, r in zip(outputs, reference)]
-        entry["rel_diff_vs_tf_fp32"] = float(np.mean([x.mean() for x in rel]))
-        entry["max_rel_diff_vs_tf_fp32"] = float(max(x.max() for x in rel))
-        if scored:
-            metrics, _ = evaluate_predictor(runner_predictor(run, working), scored, Protocol(input_size=size))
-            entry["metrics"] = {k: float(metrics[k]) for k in METRIC_KEYS}
-            ref_abs_rel = ref_abs_rel if ref_abs_rel is not None else entry["metrics"]["abs_rel"]
-            entry["abs_rel_change_vs_tf_fp32"] = abs(entry["metrics"]["abs_rel"] - ref_abs_rel) / max(
-                ref_abs_rel, 1e-12
-            )
-        result["entries"][name] = entry
-        log(f"{name}: mean rel diff vs tf_fp32 {entry['rel_diff_vs_tf_fp32']:.2e}")
+    runners = _run_entries(bench, wanted, result, log)
     log(f"timing {', '.join(runners)} in turns")
-    for name, timed in _time_interleaved(runners, timing, iterations).items():
+    for name, timed in _time_interleaved(runners, bench.timing, iterations).items():
         result["entries"][name].update(timed)
         log(f"{name}: {timed['fps_b1']:.3f} frames/s")
     return result

@@ -50,13 +50,14 @@ in-training validation; ``scene``, ``frame`` string [B].
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any, Optional
 
 import tensorflow as tf
 
-from depthnet.data import records
+from depthnet.data import records, train_stream
 
 # Paper sec. 4.1 (traceability: WORKSPACE.md).
 NYU_SIZE = (480, 640)
@@ -69,10 +70,6 @@ BATCH_SIZE = 3
 
 DEFAULT_SHUFFLE_BUFFER = 512  # serialized records (~0.5-1 MB each for NYU PNG pairs), not decoded frames
 DEFAULT_CYCLE_LENGTH = 8  # shards read concurrently (mixes contiguous, unshuffled shards too)
-
-# Salts that separate the independent random streams derived from one seed.
-_SALT_EPOCH = 0x5EED0001
-_SALT_AUGMENT = 0x5EED0002
 
 Size = Optional[Sequence[int]]
 
@@ -210,9 +207,6 @@ def augment(
     return apply_augmentation(image, depth, mask, sample_augmentation(seed))
 
 
-_augment = augment  # train_dataset's `augment` flag shadows the function
-
-
 # ----------------------------------------------------------------------------------------------
 # Datasets
 
@@ -240,6 +234,42 @@ def _options(deterministic: bool, private_threads: Optional[int]) -> tf.data.Opt
     if private_threads:
         options.threading.private_threadpool_size = private_threads
     return options
+
+
+@dataclasses.dataclass(frozen=True)
+class ExampleOptions:
+    """How :func:`load_train_example` turns one serialized example into a training example."""
+
+    resize_to: Optional[tuple[int, int]] = NYU_RESIZE
+    crop_size: Optional[tuple[int, int]] = NYU_CROP
+    augment: bool = True
+    keep_ids: bool = False
+
+
+def load_train_example(options: ExampleOptions, example_seed: tf.Tensor, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Parse, preprocess and (with ``options.augment``) augment one example keyed by `example_seed` (int [2])."""
+    ex = records.parse_example(serialized)
+    image, depth, mask = preprocess(ex["rgb"], ex["depth"], options.resize_to, options.crop_size)
+    if options.augment:
+        image, depth, mask = augment(image, depth, mask, example_seed)
+    out = {"image": image, "depth": depth, "mask": mask}
+    if options.keep_ids:
+        out.update(scene=ex["scene"], frame=ex["frame"])
+    return out
+
+
+def _check_train_args(
+    batch_size: int, shuffle_buffer: int, resize_to: Size, crop_size: Size
+) -> tuple[Optional[tuple[int, int]], Optional[tuple[int, int]]]:
+    """Validates train_dataset's sizes; returns the normalised (resize_to, crop_size)."""
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size} (paper: {BATCH_SIZE})")
+    if int(shuffle_buffer) < 0:
+        raise ValueError(f"shuffle_buffer must be >= 0, got {shuffle_buffer}")
+    resize_to = _check_size("resize_to", resize_to)
+    crop_size = _check_size("crop_size", crop_size)
+    _check_crop(resize_to, crop_size)
+    return resize_to, crop_size
 
 
 def train_dataset(
@@ -275,69 +305,23 @@ def train_dataset(
     scene_filter: serialized example -> bool tensor; keeps only those examples (a scene hold-out,
         :mod:`depthnet.training.holdout`), applied before the shuffle.
     """
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size} (paper: {BATCH_SIZE})")
-    if int(shuffle_buffer) < 0:
-        raise ValueError(f"shuffle_buffer must be >= 0, got {shuffle_buffer}")
-    resize_to = _check_size("resize_to", resize_to)
-    crop_size = _check_size("crop_size", crop_size)
-    _check_crop(resize_to, crop_size)
+    resize_to, crop_size = _check_train_args(batch_size, shuffle_buffer, resize_to, crop_size)
     paths = _paths(split_dir)
-    cycle = max(1, min(int(cycle_length), len(paths)))
-    shuffle = int(shuffle_buffer) > 0
-
-    def one_epoch(key: tf.Tensor, epoch: tf.Tensor) -> tf.data.Dataset:
-        epoch_key = tf.random.experimental.stateless_fold_in(key, epoch)
-        files = tf.constant(paths)
-        if shuffle:
-            order = tf.argsort(tf.random.stateless_uniform([len(paths)], epoch_key))
-            files = tf.gather(files, order)
-        ds = tf.data.Dataset.from_tensor_slices(files).interleave(
-            tf.data.TFRecordDataset,
-            cycle_length=cycle,
-            block_length=1,
-            num_parallel_calls=num_parallel_calls,
-            deterministic=deterministic,
-        )
-        if scene_filter is not None:
-            ds = ds.filter(scene_filter)
-        if shuffle:
-            # Block shuffle with stateless permutations: Dataset.shuffle(seed=<tensor>) breaks when a
-            # global seed of 0 is set (keras.utils.set_random_seed(0)), and this needs no global state.
-            block_key = tf.random.experimental.stateless_fold_in(epoch_key, 1)
-
-            def permuted(index: tf.Tensor, block: tf.Tensor) -> tf.data.Dataset:
-                block_seed = tf.random.experimental.stateless_fold_in(block_key, index)
-                return tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(block, block_seed))
-
-            ds = ds.batch(int(shuffle_buffer)).enumerate().flat_map(permuted)
-        return ds
-
-    if seed is None:
-        # A fresh base key on every iteration (Dataset.random re-draws per iterator).
-        base = tf.data.Dataset.random(rerandomize_each_iteration=True).take(1)
-    else:
-        base = tf.data.Dataset.from_tensors(tf.constant(int(seed), tf.int64))
-
-    def stream(base_seed: tf.Tensor) -> tf.data.Dataset:
-        epoch_key = tf.stack([base_seed, tf.constant(_SALT_EPOCH, tf.int64)])
-        aug_key = tf.stack([base_seed, tf.constant(_SALT_AUGMENT, tf.int64)])
-        epochs = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(1)
-        examples = epochs.flat_map(lambda e: one_epoch(epoch_key, e))
-        return examples.enumerate().map(lambda i, s: (tf.random.experimental.stateless_fold_in(aug_key, i), s))
-
-    def load(example_seed: tf.Tensor, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
-        ex = records.parse_example(serialized)
-        image, depth, mask = preprocess(ex["rgb"], ex["depth"], resize_to, crop_size)
-        if augment:
-            image, depth, mask = _augment(image, depth, mask, example_seed)
-        out = {"image": image, "depth": depth, "mask": mask}
-        if keep_ids:
-            out.update(scene=ex["scene"], frame=ex["frame"])
-        return out
-
-    ds = base.flat_map(stream)
-    ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
+    stream = train_stream.StreamConfig(
+        paths=tuple(paths),
+        cycle=max(1, min(int(cycle_length), len(paths))),
+        shuffle_buffer=int(shuffle_buffer),
+        repeat=repeat,
+        deterministic=deterministic,
+        num_parallel_calls=num_parallel_calls,
+        scene_filter=scene_filter,
+    )
+    options = ExampleOptions(resize_to, crop_size, augment, keep_ids)
+    ds = train_stream.example_stream(stream, seed).map(
+        lambda s, x: load_train_example(options, s, x),
+        num_parallel_calls=num_parallel_calls,
+        deterministic=deterministic,
+    )
     ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     ds = ds.prefetch(tf.data.AUTOTUNE)
     return ds.with_options(_options(deterministic, private_threads))
