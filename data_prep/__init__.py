@@ -1,6 +1,6 @@
 """Conversion of NYU Depth V2 (and compatible) sources into DepthNet's sharded TFRecords.
 
-- :mod:`data_prep.readers`: one reader per source format, each yielding :class:`depthnet.data.records.Frame`.
+- :mod:`data_prep.readers`: one reader per source format, each yielding :class:`depthnet.data.frame.Frame`.
 - :mod:`data_prep.plan`: options, sampling and shard assignment (deterministic, with a digest).
 - :mod:`data_prep.shards`: atomic shard writing, ``.done`` markers, the manifest, resume checks.
 - :mod:`data_prep.prepare`: :func:`prepare`, a whole conversion (what ``depthnet-prepare`` runs).

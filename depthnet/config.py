@@ -121,7 +121,7 @@ def preset(name: str, **overrides: Any) -> ModelConfig:
     'quick': the full topology on the tiny backbone, trained from scratch at 96x128 (crops of frames
         resized to 124x168, the paper's field of view at 0.4 of its scale) for a CPU run in minutes, with
         the paper's atrous rates (1, 2, 4, 8) (measured against (1, 1, 2, 4) and (2, 4, 8, 16) and against
-        120x160 crops: WORKSPACE.md, issue 15's levers);
+        120x160 crops: docs/levers.md);
     'tiny': the full topology on the tiny backbone for unit tests.
     """
     presets: dict[str, dict[str, Any]] = {

@@ -19,7 +19,7 @@ Resize rule (choice of ours; the paper only fixes NYU's 480x640 -> 312x416, i.e.
    A 480x640 frame goes to 312x416 = 0.65x, the training scale, in either orientation, and a
    240x320 frame to the quick run's 124x168 exactly; any camera with NYU's field of view lands at the
    training scale whatever its resolution. Training validation, the main job and `depthnet-eval`
-   all use this rule (:func:`depthnet.evaluation.evaluate.evaluate_split`).
+   all use this rule, through the one loop :func:`depthnet.evaluation.evaluate.evaluate_predictor`.
 4. The network predicts depth at half the working size; it is resized bilinearly to the input size.
 
 Inputs are refused below :func:`min_input_pixels` = 2028 pixels (e.g. 39x52): they would have to be

@@ -1,4 +1,4 @@
-"""Readers for every source ``depthnet-prepare`` converts, each yielding :class:`depthnet.data.records.Frame`.
+"""Readers for every source ``depthnet-prepare`` converts, each yielding :class:`depthnet.data.frame.Frame`.
 
 Every reader turns its format into the same frame: ``rgb`` uint8 HxWx3, ``depth`` float32 HxW in
 metres with 0 = invalid, plus ``scene`` and ``frame`` names. A reader works in two steps so that

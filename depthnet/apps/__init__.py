@@ -5,5 +5,6 @@
 - :mod:`depthnet.apps.pointcloud`: back-projection to a 3D point cloud and binary PLY output.
 - :mod:`depthnet.apps.bokeh`: layered, halo-free depth-of-field rendering.
 
-Nothing here imports TensorFlow, so the modules are cheap to import and test.
+Only :mod:`depthnet.apps.outputs` imports TensorFlow and :mod:`depthnet.apps.video` the optional video packages;
+the others are numpy only, cheap to import and test.
 """

@@ -11,7 +11,7 @@ Serving, `saved_model_cli`). Signatures:
     input's size. In the graph: to [0, 1], resize to the working size (same pixel count as 312x416,
     the input's aspect ratio, sides multiples of 4 -- a 480x640 frame goes to 312x416, the training
     scale; inputs larger than 480x640 are first shrunk with antialiasing), run the network, resize the
-    depth bilinearly back to the input size. This is :func:`depthnet.predict.infer_depth`, the same
+    depth bilinearly back to the input size. This is :func:`depthnet.inference.infer_depth`, the same
     function the Keras path runs.
 ``serving_bytes``
     input ``image_bytes``: string ``[batch]`` of encoded JPEG/PNG/BMP/GIF files (what TensorFlow

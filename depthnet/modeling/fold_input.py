@@ -11,7 +11,7 @@ same function, borders included.
 Why: in full-integer LiteRT every intermediate tensor is requantised to 256 levels. The chain
 uint8 -> x / 255 -> x * 255 -> flip -> - mean requantised the image three times, clipped dark pixels
 and cost the quick run's int8 export 36% abs_rel; z = x - mean is one requantisation of a [-0.5, 0.6]
-tensor (measured in the WORKSPACE deploy table). Float exports compute the same numbers either way.
+tensor (measured in docs/deploy.md's table). Float exports compute the same numbers either way.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Training (paper sec. 3.4): the two-group Adam step as a custom tf.function, checkpoints, TensorBoard.
+"""The training loop (paper sec. 3.4): resume, steps, validation, checkpoints, TensorBoard.
 
-`train(model_config, run)` runs or resumes a run to `run.total_steps`; `Trainer` holds the model, the
-two optimisers, the step counter and the checkpoint managers; `validate` scores the validation split.
+`train(model_config, run)` runs or resumes a run to `run.total_steps` with a
+:class:`depthnet.training.trainer.Trainer` (the model, the two Adam optimisers, the step counter, the
+checkpoint managers and the custom tf.function step); `validate` scores the validation split with the
+one evaluation loop (:func:`depthnet.evaluation.evaluate.evaluate_predictor`).
 The run's configuration goes to `<model_dir>/config.json` (:mod:`depthnet.checkpoints`), checkpoints
 to `ckpt/` (last N) and `best/` (best validation abs_rel), TensorBoard logs to `train/` and `val/`.
 
