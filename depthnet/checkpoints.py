@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from typing import Optional
 
 import tensorflow as tf
@@ -87,14 +88,33 @@ def checkpoint_problem(path: str) -> Optional[str]:
     return None
 
 
+_NUMBERED_INDEX = re.compile(r"(?P<prefix>.+)-(?P<number>\d+)\.index")
+
+
+def _numbered_on_disk(directory: str) -> dict[str, int]:
+    """{prefix path: number} of every `<name>-<N>.index` checkpoint in `directory`."""
+    if not tf.io.gfile.isdir(directory):
+        return {}
+    found = (_NUMBERED_INDEX.fullmatch(name) for name in tf.io.gfile.listdir(directory))
+    return {os.path.join(directory, m["prefix"] + "-" + m["number"]): int(m["number"]) for m in found if m}
+
+
 def listed_checkpoints(directory: str) -> list[str]:
-    """The checkpoint prefixes a CheckpointManager folder lists, newest first ([] if none)."""
+    """The checkpoint prefixes of a CheckpointManager folder, newest (highest step) first ([] if none).
+
+    The state file (`checkpoint`) lists them; the files on disk count too, so a garbled or missing state
+    file never makes a run start again at step 0 and overwrite its checkpoints (TensorFlow ignores an
+    unreadable state file with a warning).
+    """
     state = tf.train.get_checkpoint_state(directory)
-    if state is None:
-        return []
-    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
-    paths = [p if os.path.isabs(p) else os.path.join(directory, p) for p in paths if p]
-    return paths[::-1]
+    listed = []
+    if state is not None:
+        listed = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+        listed = [p if os.path.isabs(p) else os.path.join(directory, p) for p in listed if p]
+    on_disk = _numbered_on_disk(directory)
+    order = {p: (on_disk.get(p, -1), i) for i, p in enumerate(listed)}
+    order.update({p: (n, len(listed)) for p, n in on_disk.items() if p not in order})
+    return sorted(order, key=lambda p: order[p], reverse=True)
 
 
 def intact_checkpoints(model_dir: str) -> list[str]:

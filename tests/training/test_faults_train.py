@@ -213,3 +213,22 @@ def test_eval_verifies_checksums_and_names_a_corrupt_checkpoint(base, tmp_path):
     line = _one_error_line(proc, tool)
     assert proc.returncode == 2 and "ckpt-2 cannot be read" in line
     assert "intact checkpoints" in line and "ckpt-1" in line
+
+
+# ------------------------------------------------------------------------- round two: a garbled state file
+
+
+def test_a_garbled_checkpoint_state_file_resumes_from_the_files_and_overwrites_nothing(base, tmp_path):
+    """ckpt/checkpoint unreadable (TensorFlow ignores it with a warning): the latest step still comes from the
+    checkpoint files, so training resumes at step 2 and ckpt-1 / ckpt-2 keep their bytes."""
+    run = _copy(base, tmp_path)
+    (run / "ckpt" / "checkpoint").write_bytes(b"garbage {{{ \\x00\\x01 not a state file")
+    before = {p.name: p.read_bytes() for p in (run / "ckpt").glob("ckpt-*")}
+    assert {"ckpt-1.index", "ckpt-2.index"} <= set(before)
+    lines = []
+    summary = train(preset("tiny"), _config(run, base / "data", train_steps=3), log=lines.append)
+    assert any(line.startswith("resumed from") and "ckpt-2 at step 2/3" in line for line in lines), lines
+    assert summary["step"] == 3 and summary["trained_steps"] == 1
+    after = {p.name: p.read_bytes() for p in (run / "ckpt").glob("ckpt-*")}
+    assert set(before) <= set(after) and all(after[name] == data for name, data in before.items())
+    assert (run / "ckpt" / "ckpt-3.index").exists()
