@@ -151,7 +151,10 @@ def test_cli_modules_read_flags_only_in_main_and_never_write_them():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for func in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
             for node in ast.walk(func):
-                if isinstance(node, ast.Name) and node.id == "FLAGS" and func.name != "main":
+                reads = (isinstance(node, ast.Name) and node.id == "FLAGS") or (
+                    isinstance(node, ast.Attribute) and node.attr == "FLAGS"
+                )
+                if reads and func.name != "main":
                     offenders.append(f"{path.name}:{node.lineno} {func.name} reads FLAGS")
                 if isinstance(node, (ast.Assign, ast.AugAssign)):
                     targets = node.targets if isinstance(node, ast.Assign) else [node.target]

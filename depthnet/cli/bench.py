@@ -16,7 +16,6 @@ What is measured and printed: :mod:`depthnet.bench.network_speed`.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from absl import flags
@@ -71,130 +70,103 @@ def define_flags() -> None:
     )
 
 
-def _conv_shapes() -> dict:
-    """--conv_shapes: :func:`depthnet.bench.conv_shapes.conv_table` per precision, on the --config network."""
-    from depthnet.bench.conv_shapes import conv_table, format_conv_table
-    from depthnet.bench.network_speed import PRECISION_DTYPES
-    from depthnet.config import preset
-    from depthnet.modeling.fold import inference_graph
-    from depthnet.modeling.model import build_model
-    from depthnet.precision import set_precision
-
-    height, width = _input_size()
-    result = {"config": FLAGS.config, "input_size": [height, width], "precisions": {}}
-    try:
-        for precision in FLAGS.precision:
-            set_precision(precision)
-            model = inference_graph(build_model(preset(FLAGS.config, backbone_weights=None)))
-            table = conv_table(model, height, width, PRECISION_DTYPES[precision], max(3, FLAGS.iterations))
-            result["precisions"][precision] = table
-            if not FLAGS.json:
-                heading = f"{precision}, {FLAGS.config} network at {height}x{width}, batch 1:"
-                print(f"{heading}\n{format_conv_table(table)}\n")
-    finally:
-        set_precision("fp32")
-    return result
-
-
-def _runtime_bench() -> dict:
-    """--runtime: :mod:`depthnet.bench.runtime_speed` (the model from --accuracy_model_dir or --config)."""
-    from depthnet.bench.runtime_speed import runtime_benchmark
-
-    height, width = _input_size(FLAGS.accuracy_model_dir)
-    return runtime_benchmark(
-        FLAGS.runtime,
-        FLAGS.precision,
-        FLAGS.config,
-        FLAGS.accuracy_model_dir,
-        FLAGS.accuracy_data_dir,
-        height,
-        width,
-        FLAGS.runtime_frames,
-        iterations=FLAGS.iterations,
-        entries=FLAGS.runtime_entries,
-        log=lambda s: print(s, file=sys.stderr, flush=True),
-    )
-
-
-def _input_size(model_dir: str | None = None) -> tuple[int, int]:
+def _input_size(config: str, model_dir: str | None, height: int | None, width: int | None) -> tuple[int, int]:
     """--height x --width, or by default the working size (what eval and predict feed a 480x640 frame) of the
-    training run `model_dir`, else of --config."""
-    from depthnet.checkpoints import read_run_config_json
-    from depthnet.config import preset
-    from depthnet.data import pipeline as data
+    training run `model_dir`, else of --config (:func:`depthnet.bench.request.default_input_size`)."""
+    from depthnet.bench.request import default_input_size
 
-    if (FLAGS.height is None) != (FLAGS.width is None):
+    if (height is None) != (width is None):
         raise common.UsageError("give both --height and --width, or neither (the config's working size)")
-    if FLAGS.height is not None:
-        return FLAGS.height, FLAGS.width
+    if height is not None:
+        return height, width
     try:
-        if model_dir:
-            return data.resize_for_crop(read_run_config_json(model_dir)["model"]["input_size"])
-        return data.resize_for_crop(preset(FLAGS.config).input_size)
+        return default_input_size(config, model_dir)
     except ValueError as e:
         raise common.UsageError(str(e)) from e
 
 
-def main(argv) -> int:
+def _batch_sizes(values: list[str]) -> list[int]:
+    try:
+        batch_sizes = [int(b) for b in values]
+    except ValueError:
+        raise common.UsageError(f"--batch_sizes must be integers, got {values}") from None
+    if not batch_sizes or min(batch_sizes) < 1:
+        raise common.UsageError("--batch_sizes must be positive integers")
+    return batch_sizes
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _write_json(text: str, path: str | None) -> None:
+    """--output_json: the whole result, written atomically."""
     from depthnet.apps.imageio import atomic_write
-    from depthnet.bench.network_speed import benchmark, precision_accuracy
+
+    if path:
+        with atomic_write(path, "w") as f:
+            f.write(text + "\n")
+
+
+def main(argv) -> int:
+    from depthnet.bench import request
+    from depthnet.bench.network_speed import benchmark
+    from depthnet.bench.runtime_speed import runtime_benchmark
     from depthnet.bench.table import format_bench_table
 
     common.no_extra_args(argv)
-    if FLAGS.conv_shapes:
-        text = json.dumps(_conv_shapes(), indent=2)
-        if FLAGS.json:
-            print(text)
-        if FLAGS.output_json:
-            with atomic_write(FLAGS.output_json, "w") as f:
-                f.write(text + "\n")
-        return 0
-    if FLAGS.runtime:
-        text = json.dumps(_runtime_bench(), indent=2)
-        print(text)
-        if FLAGS.output_json:
-            with atomic_write(FLAGS.output_json, "w") as f:
-                f.write(text + "\n")
-        return 0
-    try:
-        batch_sizes = [int(b) for b in FLAGS.batch_sizes]
-    except ValueError:
-        raise common.UsageError(f"--batch_sizes must be integers, got {FLAGS.batch_sizes}") from None
-    if not batch_sizes or min(batch_sizes) < 1:
-        raise common.UsageError("--batch_sizes must be positive integers")
-    if bool(FLAGS.accuracy_model_dir) != bool(FLAGS.accuracy_data_dir):
-        raise common.UsageError("--accuracy_model_dir and --accuracy_data_dir go together")
-    height, width = _input_size()
-    result = benchmark(
-        FLAGS.config,
-        FLAGS.precision,
-        batch_sizes,
-        height,
-        width,
-        FLAGS.iterations,
-        FLAGS.warmup,
-        FLAGS.matmul_size,
-        FLAGS.matmul_iterations,
-        FLAGS.tf_profiler,
-        FLAGS.jit_compile,
-        log=lambda s: print(s, file=sys.stderr, flush=True),
-        fold=FLAGS.fold_batchnorm,
-        profile=FLAGS.profile,
-        conv_reference=FLAGS.conv_reference,
-    )
-    if FLAGS.accuracy_model_dir:
-        result["accuracy"] = {
-            "model_dir": os.path.abspath(FLAGS.accuracy_model_dir),
-            "data_dir": os.path.abspath(FLAGS.accuracy_data_dir),
-            "precisions": precision_accuracy(
-                FLAGS.accuracy_model_dir, FLAGS.accuracy_data_dir, FLAGS.precision, FLAGS.accuracy_frames or None
-            ),
-        }
+    if FLAGS.conv_shapes:  # depthnet.bench.conv_shapes, per --precision; the tables as they come, unless --json
+        height, width = _input_size(FLAGS.config, None, FLAGS.height, FLAGS.width)
+        tables = None if FLAGS.json else print
+        result = request.conv_shapes(FLAGS.config, FLAGS.precision, height, width, FLAGS.iterations, log=tables)
+        shown = None if FLAGS.json else ""  # None: the JSON; "": nothing more
+    elif FLAGS.runtime:  # depthnet.bench.runtime_speed: the model from --accuracy_model_dir or --config
+        height, width = _input_size(FLAGS.config, FLAGS.accuracy_model_dir, FLAGS.height, FLAGS.width)
+        result = runtime_benchmark(
+            FLAGS.runtime,
+            FLAGS.precision,
+            FLAGS.config,
+            FLAGS.accuracy_model_dir,
+            FLAGS.accuracy_data_dir,
+            height,
+            width,
+            FLAGS.runtime_frames,
+            iterations=FLAGS.iterations,
+            entries=FLAGS.runtime_entries,
+            log=_log,
+        )
+        shown = None
+    else:  # depthnet.bench.network_speed
+        batch_sizes = _batch_sizes(FLAGS.batch_sizes)
+        if bool(FLAGS.accuracy_model_dir) != bool(FLAGS.accuracy_data_dir):
+            raise common.UsageError("--accuracy_model_dir and --accuracy_data_dir go together")
+        height, width = _input_size(FLAGS.config, None, FLAGS.height, FLAGS.width)
+        result = benchmark(
+            FLAGS.config,
+            FLAGS.precision,
+            batch_sizes,
+            height,
+            width,
+            FLAGS.iterations,
+            FLAGS.warmup,
+            FLAGS.matmul_size,
+            FLAGS.matmul_iterations,
+            FLAGS.tf_profiler,
+            FLAGS.jit_compile,
+            log=_log,
+            fold=FLAGS.fold_batchnorm,
+            profile=FLAGS.profile,
+            conv_reference=FLAGS.conv_reference,
+        )
+        if FLAGS.accuracy_model_dir:
+            result["accuracy"] = request.accuracy(
+                FLAGS.accuracy_model_dir, FLAGS.accuracy_data_dir, FLAGS.precision, FLAGS.accuracy_frames
+            )
+        shown = None if FLAGS.json else format_bench_table(result)
     text = json.dumps(result, indent=2)
-    print(text if FLAGS.json else format_bench_table(result))
-    if FLAGS.output_json:
-        with atomic_write(FLAGS.output_json, "w") as f:
-            f.write(text + "\n")
+    if shown != "":
+        print(text if shown is None else shown)
+    _write_json(text, FLAGS.output_json)
     return 0
 
 

@@ -7,6 +7,8 @@
 Exit statuses are those of :mod:`depthnet.errors` (0 ok, 1 some inputs failed, 2 usage or bad input,
 3 non-finite loss). Expected failures (a :class:`depthnet.errors.DepthNetError`, a missing or
 unreadable file, a bad value) print `<tool>: error: <message>`; `--verbose` adds the traceback.
+`--help` (or `--helpshort`) prints the tool's docstring and its own flags with their defaults, `--helpfull`
+every flag (absl's too); both on stdout, exit status 0.
 """
 
 from __future__ import annotations
@@ -51,7 +53,49 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
     try:
         return flags.FLAGS(list(argv))
     except flags.Error as e:
-        sys.exit(fail(f"{e} (see {tool_name()} --helpfull)"))
+        sys.exit(fail(f"{e} (see {tool_name()} --help)"))
+
+
+class _HelpFlag(flags.BooleanFlag):
+    """A help flag that prints `render()` on stdout and exits 0.
+
+    absl's own --help/--helpshort print the flags of `__main__` (under a console script that is setuptools'
+    wrapper: no docstring, no flags) and exit 1, as does --helpfull; these replace them (allow_override)."""
+
+    def __init__(self, name: str, text: str, render: Callable[[], str], short_name: Optional[str] = None):
+        super().__init__(name, False, text, short_name=short_name, allow_override=True, allow_hide_cpp=True)
+        self._render = render
+
+    def parse(self, argument) -> None:
+        if self._parse(argument):
+            try:
+                print(self._render(), flush=True)
+            except BrokenPipeError:  # `depthnet-eval --help | head`
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(errors.EXIT_OK)
+
+
+def _define_help_flags(module_name: str) -> None:
+    """--help/-?/--helpshort: the docstring of the tool's module `module_name` and the flags it and this harness
+    defined (each with its default); --helpfull: every flag. Call after the tool's flags are defined."""
+    fv, tool = flags.FLAGS, tool_name()
+    for flag in fv.get_flags_for_module(module_name) + fv.get_flags_for_module(__name__):
+        fv.register_key_flag_for_module(tool, flag)
+    doc = (getattr(sys.modules.get(module_name), "__doc__", None) or f"USAGE: {tool} [flags]").strip()
+
+    def short() -> str:
+        return f"{doc}\n\nflags:\n{fv.module_help(tool)}\n\nTry --helpfull to get a list of all flags."
+
+    def full() -> str:
+        return f"{doc}\n\nflags:\n{fv.get_help()}"
+
+    app.define_help_flags()  # absl's (idempotent: app.run's own call then does nothing), replaced here
+    for name, text, render, short_name in (
+        ("help", "show this help (the tool's own flags)", short, "?"),
+        ("helpshort", "alias for --help", short, None),
+        ("helpfull", "show full help (every flag)", full, None),
+    ):
+        flags.DEFINE_flag(_HelpFlag(name, text, render, short_name), module_name=app.__name__)
 
 
 # TensorFlow 2.21's C++ start-up lines: absl logging before absl::InitializeLog() goes to stderr whatever
@@ -123,6 +167,7 @@ def run(main: Callable[[list[str]], Optional[int]], define_flags: Callable[[], N
     """Defines the tool's flags (once), parses them and runs `main` under :func:`guarded`."""
     define_flags()
     _define_common_flags()
+    _define_help_flags(main.__module__)
     app.run(guarded(main), flags_parser=_parse_flags)
 
 
@@ -138,16 +183,6 @@ def define_model_flags(saved_model: bool = True) -> None:
     flags.DEFINE_string("precision", "fp32", "With --model_dir: fp32 or bf16 (Keras mixed precision).")
     if saved_model:
         flags.DEFINE_string("saved_model", None, "A SavedModel written by depthnet-export (instead of --model_dir).")
-
-
-def predictor_from_flags():
-    """The Predictor the model-source flags name (exactly one of --saved_model or --model_dir)."""
-    from depthnet.inference import load_predictor
-
-    FLAGS = flags.FLAGS
-    if bool(FLAGS.model_dir) == bool(FLAGS.saved_model):
-        raise UsageError("give exactly one of --saved_model or --model_dir")
-    return load_predictor(FLAGS.saved_model, FLAGS.model_dir, FLAGS.checkpoint, FLAGS.precision)
 
 
 def no_extra_args(argv: Sequence[str], hint: str = "") -> None:

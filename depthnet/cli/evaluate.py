@@ -2,7 +2,7 @@
 
     depthnet-eval --model_dir=runs/full --data_dir=data/nyu/test [--protocol=eigen] [--checkpoint=best]
     depthnet-eval --saved_model=exports/full --data_dir=data/nyu/test --output_dir=results/full
-    depthnet-eval --model_dir=runs/full --labeled_mat=nyu_depth_v2_labeled.mat --splits_mat=splits.mat \
+    depthnet-eval --model_dir=runs/full --labeled_mat=nyu_depth_v2_labeled.mat --splits_mat=splits.mat \\
         --protocol=bts --output_dir=results/full_bts
     depthnet-eval --predictions=result_bts_nyu/raw --data_dir=data/nyu/test --protocol=bts --output_dir=results/bts
 

@@ -1,7 +1,7 @@
 """`depthnet-export`: a training run's checkpoint -> SavedModel, LiteRT and ONNX (:mod:`depthnet.deploy.export`).
 
 depthnet-export --model_dir=runs/full --export_dir=exports/full [--checkpoint=best] [--precision=fp32]
-depthnet-export --model_dir=runs/quick --export_dir=exports/quick --format=saved_model,litert,onnx \
+depthnet-export --model_dir=runs/quick --export_dir=exports/quick --format=saved_model,litert,onnx \\
     --litert_precisions=fp32,fp16,int8 --calibration_data=data/synthetic/train [--input_size=480,640]
 """
 

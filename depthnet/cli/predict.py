@@ -2,7 +2,7 @@
 
     depthnet-predict --saved_model=exports/full --input=photos/ --output_dir=out
     depthnet-predict --model=exports/full/litert_int8/model.tflite --input=clip.mp4 --output_dir=out
-    depthnet-predict --model_dir=runs/full --input='shots/*.jpg' --input=one.png --output_dir=out \
+    depthnet-predict --model_dir=runs/full --input='shots/*.jpg' --input=one.png --output_dir=out \\
         --point_cloud --bokeh --focus_pixel=240,320 --aperture=40
 
 The files written per image are listed in :mod:`depthnet.apps.outputs`. Grayscale, RGBA (composited
@@ -64,37 +64,44 @@ def _parse_pair(values, name: str) -> Optional[tuple[int, int]]:
     return a, b
 
 
-def _check_flags() -> Optional[dict]:
-    """Validates flag combinations; returns the intrinsics dict (or None for NYU's)."""
-    if not FLAGS.input:
+def _check_flags(inputs, output_dir, intrinsics: dict, intrinsics_size, focus_depth, focus_pixel) -> Optional[dict]:
+    """Validates flag combinations (`intrinsics`: --fx --fy --cx --cy, None where not given); returns the
+    intrinsics dict (or None for NYU's)."""
+    if not inputs:
         raise common.UsageError("--input is required (a file, folder or glob; repeatable)")
-    if not FLAGS.output_dir:
+    if not output_dir:
         raise common.UsageError("--output_dir is required")
-    given = [FLAGS[k].value is not None for k in INTRINSICS]
+    given = [intrinsics[k] is not None for k in INTRINSICS]
     if any(given) and not all(given):
         raise common.UsageError("give all of --fx --fy --cx --cy, or none (NYU Kinect intrinsics)")
-    if FLAGS.intrinsics_size and not all(given):
+    if intrinsics_size and not all(given):
         raise common.UsageError("--intrinsics_size needs --fx --fy --cx --cy")
-    if FLAGS.focus_depth is not None and FLAGS.focus_pixel:
+    if focus_depth is not None and focus_pixel:
         raise common.UsageError("give --focus_depth or --focus_pixel, not both")
-    if FLAGS.focus_depth is not None and not FLAGS.focus_depth > 0:
-        raise common.UsageError(f"--focus_depth must be > 0 metres, got {FLAGS.focus_depth}")
+    if focus_depth is not None and not focus_depth > 0:
+        raise common.UsageError(f"--focus_depth must be > 0 metres, got {focus_depth}")
     if not all(given):
         return None
-    intrinsics = {k: FLAGS[k].value for k in INTRINSICS}
-    intrinsics["intrinsics_size"] = _parse_pair(FLAGS.intrinsics_size, "intrinsics_size")
-    return intrinsics
+    return {
+        **{k: intrinsics[k] for k in INTRINSICS},
+        "intrinsics_size": _parse_pair(intrinsics_size, "intrinsics_size"),
+    }
 
 
-def _predictor():
-    """--model (SavedModel, .tflite, .onnx) or the --saved_model / --model_dir flags."""
-    if not FLAGS.model:
-        return common.predictor_from_flags()
-    if FLAGS.saved_model or FLAGS.model_dir:
-        raise common.UsageError("give one of --model, --saved_model or --model_dir")
-    from depthnet.deploy.runtimes import load_model
+def _predictor(model, saved_model, model_dir, checkpoint: str, precision: str):
+    """--model (SavedModel, .tflite, .onnx), or exactly one of --saved_model / --model_dir (with --checkpoint,
+    --precision)."""
+    if model:
+        if saved_model or model_dir:
+            raise common.UsageError("give one of --model, --saved_model or --model_dir")
+        from depthnet.deploy.runtimes import load_model
 
-    return load_model(FLAGS.model)
+        return load_model(model)
+    if bool(model_dir) == bool(saved_model):
+        raise common.UsageError("give exactly one of --saved_model or --model_dir")
+    from depthnet.inference import load_predictor
+
+    return load_predictor(saved_model, model_dir, checkpoint, precision)
 
 
 def main(argv) -> int:
@@ -102,9 +109,16 @@ def main(argv) -> int:
     from depthnet.apps.video import is_video, predict_video
 
     common.no_extra_args(argv, "; pass images with --input")
-    intrinsics = _check_flags()
+    intrinsics = _check_flags(
+        FLAGS.input,
+        FLAGS.output_dir,
+        {k: FLAGS[k].value for k in INTRINSICS},
+        FLAGS.intrinsics_size,
+        FLAGS.focus_depth,
+        FLAGS.focus_pixel,
+    )
     focus_pixel = _parse_pair(FLAGS.focus_pixel, "focus_pixel")
-    predictor = _predictor()
+    predictor = _predictor(FLAGS.model, FLAGS.saved_model, FLAGS.model_dir, FLAGS.checkpoint, FLAGS.precision)
     failed = []
     for path in [p for p in FLAGS.input if is_video(p)]:
         try:

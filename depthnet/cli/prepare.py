@@ -1,6 +1,6 @@
 """``depthnet-prepare``: converts a depth source into sharded TFRecords + ``manifest.json``.
 
-Usage (see ``--helpfull`` for every flag)::
+Usage (``--help`` lists its flags and their defaults)::
 
     depthnet-prepare --source=fastdepth --input=/data/nyudepthv2 --output_dir=/data/nyu --split=train \\
         --max_frames=13000
@@ -109,26 +109,17 @@ def _define_output_flags() -> None:
 
 
 def define_flags() -> None:
-    from data_prep.plan import Options
-
     _define_source_flags()
     _define_output_flags()
     flags.mark_flags_as_required(["source", "output_dir"])
-    # Under the console script, __main__ is setuptools' wrapper: give it this module's doc and flags so
-    # --help/--helpshort describe depthnet-prepare.
-    main_module = sys.modules.get("__main__")
-    if main_module is not None and not getattr(main_module, "__doc__", None):
-        main_module.__doc__ = __doc__
-    for field in dataclasses.fields(Options):
-        FLAGS.register_key_flag_for_module(sys.argv[0], FLAGS[field.name])
 
 
-def options_from_flags(f=None):
-    """The :class:`data_prep.plan.Options` the flags give (every field is a flag of the same name)."""
+def options_from_flags(flag_values):
+    """The :class:`data_prep.plan.Options` that `flag_values` (the parsed flags: `main` passes them) give; every
+    field is a flag of the same name."""
     from data_prep.plan import Options
 
-    f = f if f is not None else FLAGS
-    return Options(**{field.name: getattr(f, field.name) for field in dataclasses.fields(Options)})
+    return Options(**{field.name: getattr(flag_values, field.name) for field in dataclasses.fields(Options)})
 
 
 def check_flags(opts) -> None:
@@ -155,7 +146,7 @@ def main(argv) -> int:
     from data_prep.prepare import prepare
 
     common.no_extra_args(argv)
-    opts = options_from_flags()
+    opts = options_from_flags(FLAGS)
     check_flags(opts)
     signal.signal(signal.SIGTERM, _on_sigterm)  # unwinds like Ctrl-C: temporaries removed, workers stopped
     logging.getLogger("depthnet.prepare").setLevel(logging.INFO)

@@ -1,6 +1,6 @@
 """`depthnet-train`: train DepthNet with the paper's optimisation (sec. 3.4), :mod:`depthnet.training.loop`.
 
-    depthnet-train --model_dir=runs/full --data_dir=data/nyu --config=full \
+    depthnet-train --model_dir=runs/full --data_dir=data/nyu --config=full \\
         --backbone_weights=/path/to/resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5
     depthnet-train --flagfile=experiments/full.flags --model_dir=runs/full
     depthnet-train --model_dir=runs/quick --source=synthetic --config=quick --train_steps=2000

@@ -176,7 +176,12 @@ def test_depthnet_eval_on_the_main_jobs_checkpoint_gives_its_numbers(main_job, t
     run_dir, data_dir, result = main_job
     assert result.returncode == 0, result.stderr[-3000:]
     overrides = [f"--{k}={v}" for k, v in MAIN_JOB_OVERRIDES.items()]
-    args = [f"--model_dir={run_dir}", f"--data_dir={data_dir / quick_run_config().val_split}", "--checkpoint=latest", *overrides]
+    args = [
+        f"--model_dir={run_dir}",
+        f"--data_dir={data_dir / quick_run_config().val_split}",
+        "--checkpoint=latest",
+        *overrides,
+    ]
     proc = run_cli(script("depthnet-eval") + args + [f"--output_dir={tmp_path}", "--panels=0"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(run_dir / "eval" / "main_job.json", encoding="utf-8") as f:

@@ -66,7 +66,7 @@ def test_options_from_flags_maps_every_field():
     code = (
         "from absl import flags; from depthnet.cli import prepare as p; p.define_flags(); "
         "flags.FLAGS(['depthnet-prepare', '--source=pairs', '--output_dir=/tmp/x', '--num_shards=3', '--noprogress']); "
-        "print(repr(p.options_from_flags()))"
+        "print(repr(p.options_from_flags(flags.FLAGS)))"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
