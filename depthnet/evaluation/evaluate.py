@@ -6,7 +6,13 @@
 :func:`depthnet.inference.infer_depth`) and full-resolution frames (:func:`iter_split_frames`), so they
 give the same numbers by construction. The prediction is scored against the full-resolution ground
 truth under the :class:`~depthnet.evaluation.protocol.Protocol` (crop, depth range, averaging, flip TTA,
-input mode: :func:`apply_input_mode`); :func:`write_results` stores it next to the metrics.
+input mode: :func:`apply_input_mode`, and the peers' own steps: :func:`protocol_prediction`); :func:`write_results`
+stores it next to the metrics.
+
+One frame, in order: input mode (network RGB, scored depth); ground truth as uint16 mm (`quantize_gt_mm`,
+BTS / AdaBins); the prediction, each pass clipped first (`clip_before_flip`, AdaBins / DenseDepth) and
+flip-averaged (`flip_tta`); resized to the ground truth (`resize`: half-pixel or AdaBins' align_corners);
+as uint16 mm (`quantize_pred_mm`, BTS); then the metrics (clip, mask `gt_mask`, crop, `relative_to`, average).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from depthnet.data import pipeline as data
 from depthnet.data import records
 from depthnet.evaluation import presets as protocols
 from depthnet.evaluation.boundary_metrics import BOUNDARY_KEYS, BoundaryMetricAccumulator, DepthAndBoundaryAccumulator
-from depthnet.evaluation.metrics import METRIC_KEYS, DepthMetricAccumulator
+from depthnet.evaluation.metrics import METRIC_KEYS, DepthMetricAccumulator, quantize_mm, resize_bilinear
 from depthnet.evaluation.protocol import Protocol
 from depthnet.inference import REFERENCE_SIZE, SIZE_MULTIPLE, flip_averaged, working_size_of
 
@@ -34,6 +40,7 @@ __all__ = [
     "ground_truth_kind",
     "iter_split_frames",
     "network_input",
+    "protocol_prediction",
     "resize_rule_text",
     "write_results",
     "best_constant",
@@ -162,6 +169,10 @@ def evaluate_predictor(
     frames are spread over the set (:func:`example_indices`), else the first ones.
     """
     accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
+    accumulator.depth = DepthMetricAccumulator(  # with the peers' own metric steps (DenseDepth's)
+        protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average,
+        relative_to=protocol.relative_to, gt_mask=protocol.gt_mask,
+    )  # fmt: skip
     examples: list[dict[str, np.ndarray]] = []
     bar = None
     if progress:
@@ -179,19 +190,50 @@ def evaluate_predictor(
         if depth.ndim == 3:
             depth = depth[..., 0]
         rgb, depth, box = apply_input_mode(rgb, depth, protocol.input)
-        pred = flip_averaged(predict_fn, tf.constant(rgb[None]), protocol.flip_tta)
-        pred = np.asarray(pred, np.float32)
-        if box is not None:  # center_crop: the prediction covers the crop's region of the ground truth
-            pred = paste_prediction(pred, depth.shape, box)
+        if protocol.quantize_gt_mm:  # BTS's test PNGs: rawDepths as uint16 mm (AdaBins reads the same files)
+            depth = quantize_mm(depth)
+        pred = protocol_prediction(predict_fn, rgb, depth.shape, box, protocol)
         accumulator.update(depth[None], pred)
         if index in wanted:
-            full = tf.image.resize(pred, depth.shape, method="bilinear").numpy()[0, ..., 0]
-            examples.append({"rgb": rgb, "depth": depth, "pred": full})
+            examples.append({"rgb": rgb, "depth": depth, "pred": pred[0].astype(np.float32)})
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     return accumulator.result(), examples
+
+
+RESIZES = ("half_pixel", "align_corners")
+
+
+def protocol_prediction(
+    predict_fn: Callable[[Any], Any], rgb: np.ndarray, shape: Sequence[int], box: Any, protocol: Protocol
+) -> np.ndarray:
+    """The prediction for one network RGB frame, as the protocol's peer makes it: [1, H, W] at the ground truth's
+    size (`shape`); the metrics clip it to the depth range afterwards.
+
+    clip_before_flip: each pass (plain and mirrored) clipped to [min_depth, max_depth] at the predictor's
+    resolution before the flip average (AdaBins predict_tta, DenseDepth predict); then the resize to the ground
+    truth ('half_pixel' or 'align_corners'), `box` for center_crop input; quantize_pred_mm: BTS's uint16 mm PNG.
+    """
+    if protocol.resize not in RESIZES:
+        raise ValueError(f"unknown resize {protocol.resize!r}; choose one of {', '.join(RESIZES)}")
+    images = tf.constant(rgb[None])
+    if protocol.clip_before_flip:
+
+        def clipped(x: Any) -> np.ndarray:
+            return np.clip(np.asarray(x, np.float32), np.float32(protocol.min_depth), np.float32(protocol.max_depth))
+
+        pred = clipped(predict_fn(images))
+        if protocol.flip_tta:  # AdaBins: final = 0.5 * (pred + pred_lr), both clipped
+            pred = np.float32(0.5) * (pred + clipped(predict_fn(tf.image.flip_left_right(images)))[:, :, ::-1])
+    else:
+        pred = np.asarray(flip_averaged(predict_fn, images, protocol.flip_tta), np.float32)
+    if box is not None:  # center_crop: the prediction covers the crop's region of the ground truth
+        pred = paste_prediction(pred, shape, box)
+    pred = pred[..., 0] if pred.ndim == 4 else pred
+    pred = resize_bilinear(pred, shape[0], shape[1], align_corners=protocol.resize == "align_corners")
+    return quantize_mm(pred) if protocol.quantize_pred_mm else pred
 
 
 def apply_input_mode(rgb: np.ndarray, depth: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray, Any]:

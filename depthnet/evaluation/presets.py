@@ -8,12 +8,21 @@ flags still override) and records its name and source beside the numbers.
 
 Settings of a preset:
 
-crop: a key of :data:`depthnet.evaluation.metrics.CROP_BOXES_480x640` or None.
+crop: a key of :data:`depthnet.evaluation.metrics.CROP_BOXES_480x640` ('eigen' = the NYU toolbox's
+    427x561 projection mask, 'bts' = BTS/AdaBins' 426x560 eval_mask, 'densedepth') or None.
 min_depth, max_depth: ground truth outside (min, max) is ignored; predictions are clipped to [min, max].
 ground_truth: the depth the peer scores against, 'raw' or 'filled' (checked against the data's kind).
 average: 'per_image' (metric per image, then the mean) or 'pooled' (all valid pixels of the test set).
 flip_tta: average with the mirrored prediction of the mirrored image.
 input: how the RGB frame reaches the network (:data:`INPUT_MODES`).
+clip_before_flip: clip each prediction to [min, max] at the network's resolution before the flip average
+    and the resize (AdaBins predict_tta, DenseDepth predict); otherwise clip after both.
+resize: 'half_pixel' (tf.image.resize / skimage) or 'align_corners' (torch, align_corners=True) for the
+    prediction -> ground-truth resize.
+relative_to: what abs_rel and sq_rel divide by, 'gt' or 'pred' (DenseDepth's swapped compute_errors).
+gt_mask: 'range' (min < gt < max) or 'positive' (every gt > 0; DenseDepth masks nothing).
+quantize_gt_mm, quantize_pred_mm: ground truth / the model's prediction as whole millimetres, truncated,
+    as BTS stores them in 16-bit PNGs (:func:`depthnet.evaluation.metrics.quantize_mm`).
 
 Only the standard library here (``experiments/table1.py`` imports it without TensorFlow).
 """
@@ -62,9 +71,16 @@ class Preset:
     input: str
     source: str
     notes: str = ""
+    clip_before_flip: bool = False
+    resize: str = "half_pixel"
+    relative_to: str = "gt"
+    gt_mask: str = "range"
+    quantize_gt_mm: bool = False
+    quantize_pred_mm: bool = False
 
     def settings(self) -> dict[str, Any]:
         """The settings :class:`depthnet.evaluation.evaluate.Protocol` takes (ground_truth as the expected kind)."""
+        steps = ("clip_before_flip", "resize", "relative_to", "gt_mask", "quantize_gt_mm", "quantize_pred_mm")
         return {
             "crop": self.crop,
             "min_depth": self.min_depth,
@@ -73,45 +89,65 @@ class Preset:
             "flip_tta": self.flip_tta,
             "input": self.input,
             "expected_ground_truth": self.ground_truth,
+            **{key: getattr(self, key) for key in steps},
         }
 
 
 PRESETS: dict[str, Preset] = {
-    # cleinc/bts utils/eval_with_pngs.py: eval_mask[45:471, 41:601] (--eigen_crop), valid gt in
-    # (min_depth_eval, max_depth_eval), pred clipped to them, compute_errors per image then .mean();
-    # pytorch/README.md: --min_depth_eval 1e-3 --max_depth_eval 10 --eigen_crop; no flip in bts_test.py.
-    # utils/extract_official_train_test_set_from_mat.py: sync_depth = 'rawDepths', RGB black outside [7:474, 7:632].
+    # cleinc/bts, step by step:
+    #  utils/extract_official_train_test_set_from_mat.py: GT = 'rawDepths', written as
+    #    (depth * 1000.0).astype(np.uint16) PNGs (whole mm, truncated); RGB black outside [7:474, 7:632];
+    #  pytorch/bts_test.py: no flip; the prediction is saved the same way, (pred * 1000.0).astype(np.uint16);
+    #  utils/eval_with_pngs.py (pytorch/README.md: --min_depth_eval 1e-3 --max_depth_eval 10 --eigen_crop):
+    #    both PNGs read as float32 / 1000; pred clipped to [min, max]; valid = min < gt < max;
+    #    eval_mask[45:471, 41:601] (crop 'bts'); compute_errors(gt, pred) per image, then .mean().
     "bts": Preset(
         name="bts",
-        crop="eigen",
+        crop="bts",
         min_depth=1e-3,
         max_depth=10.0,
         ground_truth="raw",
         average="per_image",
         flip_tta=False,
         input="black_border",
-        source="cleinc/bts utils/eval_with_pngs.py (--eigen_crop, 1e-3..10 m), "
-        "utils/extract_official_train_test_set_from_mat.py (rawDepths, black border)",
+        source="cleinc/bts utils/eval_with_pngs.py (--eigen_crop = eval_mask[45:471, 41:601], 1e-3..10 m), "
+        "utils/extract_official_train_test_set_from_mat.py (rawDepths as uint16 mm, black border), "
+        "pytorch/bts_test.py (no flip, prediction as uint16 mm)",
+        quantize_gt_mm=True,
+        quantize_pred_mm=True,
     ),
-    # shariqfarooq123/AdaBins evaluate.py: predict_tta (flip, each prediction clipped to [min_depth,
-    # max_depth]), eval_mask[45:471, 41:601] with --eigen_crop, RunningAverageDict = mean over images;
-    # args_test_nyu.txt: --min_depth_eval 1e-3 --max_depth_eval 10 --eigen_crop, data = BTS's
-    # official_splits/test (raw depth, black-bordered RGB).
+    # shariqfarooq123/AdaBins, step by step (args_test_nyu.txt: --min_depth_eval 1e-3 --max_depth_eval 10
+    # --eigen_crop, data = BTS's official_splits/test: black-bordered RGB, raw depth as uint16 mm PNGs that
+    # dataloader.py reads as float32 / 1000):
+    #  evaluate.py predict_tta: pred = clip(model(image), min_depth, max_depth); pred_lr = clip(flipped
+    #    prediction of the flipped image); final = 0.5 * (pred + pred_lr), THEN interpolate(final, image size,
+    #    mode='bilinear', align_corners=True);
+    #  evaluate.py eval: valid = min < gt < max, eval_mask[45:471, 41:601] (crop 'bts'), compute_errors(gt,
+    #    pred) per image, RunningAverageDict = the mean over images.
     "adabins": Preset(
         name="adabins",
-        crop="eigen",
+        crop="bts",
         min_depth=1e-3,
         max_depth=10.0,
         ground_truth="raw",
         average="per_image",
         flip_tta=True,
         input="black_border",
-        source="shariqfarooq123/AdaBins evaluate.py + args_test_nyu.txt (BTS's test files)",
+        source="shariqfarooq123/AdaBins evaluate.py (predict_tta: clip, flip average, align_corners resize; "
+        "eval_mask[45:471, 41:601]) + args_test_nyu.txt + dataloader.py (BTS's uint16 mm test files)",
+        clip_before_flip=True,
+        resize="align_corners",
+        quantize_gt_mm=True,
     ),
-    # ialhashim/DenseDepth utils.py evaluate(): true_y[:, crop[0]:crop[1]+1, crop[2]:crop[3]+1] with
-    # nyu_test.zip eigen_test_crop.npy = [20, 459, 24, 615] (inclusive), flip TTA 0.5/0.5, one
-    # compute_errors over all stacked test pixels (pooled); predict() clips to [10, 1000] / 1000 * 10
-    # = [0.1, 10] m; eigen_test_depth.npy is the labeled set's filled 'depths'; whole RGB frame input.
+    # ialhashim/DenseDepth utils.py, step by step:
+    #  predict(): clip(DepthNorm(pred), 10, 1000) / 1000, i.e. each prediction clipped to [0.1, 10] m (after
+    #    the * 10 of evaluate()) BEFORE the flip average; scale_up(2, ...): skimage resize order=1 (bilinear,
+    #    pixel centres; 'reflect' edges equal edge clamping at 2x; no smoothing when upsampling);
+    #  evaluate(): 0.5 * pred + 0.5 * fliplr(pred of the mirrored image); crop [crop[0]:crop[1]+1,
+    #    crop[2]:crop[3]+1] with nyu_test.zip eigen_test_crop.npy = [20, 459, 24, 615]; no validity mask
+    #    (eigen_test_depth.npy is the labeled set's filled 'depths', > 0 everywhere); ONE compute_errors over
+    #    all stacked test pixels (pooled), called as compute_errors(predictions, testSetDepths): its 'gt' is
+    #    the prediction, so abs_rel = mean(|gt - pred| / pred); whole RGB frame input.
     "densedepth": Preset(
         name="densedepth",
         crop="densedepth",
@@ -121,14 +157,19 @@ PRESETS: dict[str, Preset] = {
         average="pooled",
         flip_tta=True,
         input="whole",
-        source="ialhashim/DenseDepth utils.py evaluate() + nyu_test.zip eigen_test_crop.npy [20, 459, 24, 615]",
+        source="ialhashim/DenseDepth utils.py predict() + evaluate() (compute_errors(predictions, testSetDepths)) "
+        "+ nyu_test.zip eigen_test_crop.npy [20, 459, 24, 615]",
         notes="DenseDepth calls compute_errors(predictions, testSetDepths), so its abs_rel divides by the "
-        "prediction; we divide by the ground truth as everyone else does",
+        "prediction; this preset does the same (eigen divides by the ground truth)",
+        clip_before_flip=True,
+        relative_to="pred",
+        gt_mask="positive",
     ),
     # Eigen et al. NIPS 2014 [9] sec. 4 and Liu et al. [31]: every error is a mean over T, "the total
-    # number of pixels in all the evaluated images" (pooled); scored inside the NYU toolbox's projection
-    # mask (get_projection_mask.m: mask(45:471, 41:601), the box BTS/AdaBins call the Eigen crop) and only
-    # where the raw depth is valid (ialhashim/DenseDepth#174); the whole frame goes to the network.
+    # number of pixels in all the evaluated images" (pooled), the textbook abs_rel = mean(|d - d*| / d*);
+    # scored inside the NYU toolbox's projection mask (get_projection_mask.m: MATLAB mask(45:471, 41:601),
+    # 1-based inclusive, sz = [427 561]: rows 44:471, cols 40:601, crop 'eigen') and only where the raw depth
+    # is valid (ialhashim/DenseDepth#174); the whole frame goes to the network.
     "eigen": Preset(
         name="eigen",
         crop="eigen",
@@ -139,7 +180,7 @@ PRESETS: dict[str, Preset] = {
         flip_tta=False,
         input="whole",
         source="Eigen et al. NIPS 2014 sec. 4 / Liu et al. 2015 (errors over all test pixels), NYU toolbox "
-        "get_projection_mask.m (the Eigen crop), raw depth where valid",
+        "get_projection_mask.m (mask(45:471, 41:601), 427x561), raw depth where valid",
     ),
 }
 

@@ -11,7 +11,9 @@ from depthnet.evaluation.metrics import (
     METRIC_KEYS,
     DepthMetricAccumulator,
     compute_depth_metrics,
+    crop_bounds,
     eigen_crop_bounds,
+    quantize_mm,
     resize_bilinear,
 )
 
@@ -147,34 +149,65 @@ def test_input_layouts_are_equivalent():
 # ------------------------------------------------------------------ masks, crop, clipping, resize
 
 
-def test_eigen_crop_excludes_border_only():
+@pytest.mark.parametrize(
+    "crop,box",
+    [
+        # NYU toolbox get_projection_mask.m: MATLAB mask(45:471, 41:601), 1-based inclusive, sz = [427 561]
+        ("eigen", (44, 471, 40, 601)),
+        # cleinc/bts utils/eval_with_pngs.py and AdaBins evaluate.py: eval_mask[45:471, 41:601] (426 x 560)
+        ("bts", (45, 471, 41, 601)),
+    ],
+)
+def test_crop_excludes_border_only(crop, box):
+    t, b, l, r = box  # noqa: E741 - top, bottom, left, right
     g = _gt(np.random.default_rng(5), (480, 640), 1.0, 5.0)
     p = g.copy()
     border = np.ones((480, 640), bool)
-    border[45:471, 41:601] = False
+    border[t:b, l:r] = False
     p[border] = 9.5  # large errors only outside the crop
-    cropped = compute_depth_metrics(g, p, crop="eigen")
+    cropped = compute_depth_metrics(g, p, crop=crop)
     _assert_metrics(cropped, dict(abs_rel=0, rmse=0, delta1=1))
-    assert cropped["num_pixels"] == (471 - 45) * (601 - 41)
+    assert cropped["num_pixels"] == (b - t) * (r - l) == {"eigen": 427 * 561, "bts": 426 * 560}[crop]
     full = compute_depth_metrics(g, p)
     assert full["abs_rel"] > 0.05 and full["delta1"] < 0.95
     # the crop's first row / col are inside: an error there must count
-    for r, c in [(45, 300), (470, 300), (200, 41), (200, 600)]:
+    for row, col in [(t, 300), (b - 1, 300), (200, l), (200, r - 1)]:
         q = p.copy()
-        q[r, c] = g[r, c] * 2
-        assert compute_depth_metrics(g, q, crop="eigen")["abs_rel"] == pytest.approx(1.0 / cropped["num_pixels"])
+        q[row, col] = g[row, col] * 2
+        assert compute_depth_metrics(g, q, crop=crop)["abs_rel"] == pytest.approx(1.0 / cropped["num_pixels"])
+    # and the row / col just outside are not
+    for row, col in [(t - 1, 300), (b, 300), (200, l - 1), (200, r)]:
+        q = p.copy()
+        q[row, col] = g[row, col] * 2
+        assert compute_depth_metrics(g, q, crop=crop)["abs_rel"] == 0.0
+
+
+def test_eigen_crop_is_the_toolbox_mask_427x561():
+    # get_projection_mask.m: mask = false(480, 640); mask(45:471, 41:601) = 1; sz = [427 561] -- MATLAB
+    # indices are 1-based and inclusive, so numpy's rows 44..470 and cols 40..600.
+    rows, cols = np.arange(45, 471 + 1) - 1, np.arange(41, 601 + 1) - 1
+    toolbox = np.zeros((480, 640), bool)
+    toolbox[np.ix_(rows, cols)] = True
+    assert toolbox.sum() == 427 * 561
+    t, b, l, r = eigen_crop_bounds(480, 640)  # noqa: E741 - top, bottom, left, right
+    ours = np.zeros((480, 640), bool)
+    ours[t:b, l:r] = True
+    np.testing.assert_array_equal(ours, toolbox)
+    m = compute_depth_metrics(np.full((480, 640), 2.0), np.full((480, 640), 2.0), crop="eigen")
+    assert m["num_pixels"] == 427 * 561
 
 
 def test_eigen_crop_bounds_scale_inwards():
-    assert eigen_crop_bounds(480, 640) == (45, 471, 41, 601)
-    # 240x320: 22.5 -> 23, 235.5 -> 235, 20.5 -> 21, 300.5 -> 300 (only pixels fully inside)
-    assert eigen_crop_bounds(240, 320) == (23, 235, 21, 300)
-    assert eigen_crop_bounds(960, 1280) == (90, 942, 82, 1202)
+    assert eigen_crop_bounds(480, 640) == (44, 471, 40, 601)
+    # 240x320: 22 -> 22, 235.5 -> 235, 20 -> 20, 300.5 -> 300 (only pixels fully inside)
+    assert eigen_crop_bounds(240, 320) == (22, 235, 20, 300)
+    assert eigen_crop_bounds(960, 1280) == (88, 942, 80, 1202)
+    assert crop_bounds("bts", 240, 320) == (23, 235, 21, 300)  # 22.5 -> 23, 20.5 -> 21
     g = np.full((240, 320), 2.0)
     p = np.full((240, 320), 4.0)
-    p[23:235, 21:300] = 2.0
+    p[22:235, 20:300] = 2.0
     m = compute_depth_metrics(g, p, crop="eigen")
-    assert m["abs_rel"] == 0.0 and m["num_pixels"] == 212 * 279
+    assert m["abs_rel"] == 0.0 and m["num_pixels"] == 213 * 280
 
 
 def test_range_mask_excludes_out_of_range_gt():
@@ -236,6 +269,64 @@ def test_resize_matches_tf_image_resize(src, dst):
     a = np.random.default_rng(7).uniform(0.5, 5.0, (2, *src)).astype(np.float32)
     want = tf.image.resize(a[..., None], dst, method="bilinear").numpy()[..., 0]
     np.testing.assert_allclose(resize_bilinear(a, *dst), want, rtol=1e-6, atol=1e-6)
+
+
+def test_align_corners_resize_matches_torch_convention_by_hand():
+    # torch.nn.functional.interpolate(mode='bilinear', align_corners=True) (AdaBins predict_tta): output i
+    # samples input i * (in - 1) / (out - 1); 1x2 -> 1x4 samples 0, 1/3, 2/3, 1.
+    a = np.array([[[1.0, 4.0]]])
+    np.testing.assert_allclose(resize_bilinear(a, 1, 4, align_corners=True), [[[1.0, 2.0, 3.0, 4.0]]], rtol=1e-6)
+    # half-pixel centres sample -0.25, 0.25, 0.75, 1.25 (edge-clamped): 1, 1.75, 3.25, 4
+    np.testing.assert_allclose(resize_bilinear(a, 1, 4), [[[1.0, 1.75, 3.25, 4.0]]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "src,dst", [((4, 5), (8, 10)), ((3, 5), (7, 11)), ((13, 17), (5, 4)), ((240, 320), (480, 640))]
+)
+def test_align_corners_resize_matches_tf_v1_align_corners(src, dst):
+    a = np.random.default_rng(7).uniform(0.5, 5.0, (2, *src)).astype(np.float32)
+    want = tf.compat.v1.image.resize_bilinear(a[..., None], dst, align_corners=True).numpy()[..., 0]
+    np.testing.assert_allclose(resize_bilinear(a, *dst, align_corners=True), want, rtol=1e-5, atol=1e-5)
+
+
+def test_relative_to_prediction_is_densedepths_swapped_compute_errors():
+    # DenseDepth utils.py evaluate(): compute_errors(predictions, testSetDepths), so its "gt" is the
+    # prediction: abs_rel = mean(|p - g| / p). (g, p) = (1, 2), (4, 2): |1|/2 and |2|/2 -> 0.75
+    # (textbook: 1/1 and 2/4 -> 0.75 too), so take (1, 2), (2, 4): swapped (1/2 + 2/4) / 2 = 0.5,
+    # textbook (1/1 + 2/2) / 2 = 1; sq_rel swapped (1/2 + 4/4) / 2 = 0.75; the symmetric metrics agree.
+    g, p = np.array([[1.0, 2.0]]), np.array([[2.0, 4.0]])
+    swapped = compute_depth_metrics(g, p, relative_to="pred", average="pooled")
+    textbook = compute_depth_metrics(g, p, average="pooled")
+    assert swapped["abs_rel"] == pytest.approx(0.5) and textbook["abs_rel"] == pytest.approx(1.0)
+    assert swapped["sq_rel"] == pytest.approx(0.75) and textbook["sq_rel"] == pytest.approx(1.5)
+    for key in ("rmse", "rmse_log", "log10", "silog", "delta1", "delta2", "delta3"):
+        assert swapped[key] == pytest.approx(textbook[key], abs=1e-12), key
+
+
+def test_positive_gt_mask_scores_every_measured_pixel():
+    # DenseDepth masks nothing: a filled depth of exactly 10 m (== max_depth) counts, 0 still never does
+    g = np.array([[10.0, 2.0, 0.0, 0.05]])
+    p = np.array([[10.0, 2.0, 3.0, 0.1]])
+    m = compute_depth_metrics(g, p, min_depth=0.1, max_depth=10.0, gt_mask="positive")
+    assert m["num_pixels"] == 3 and m["abs_rel"] == pytest.approx((0 + 0 + 0.05 / 0.05) / 3)
+    assert compute_depth_metrics(g, p, min_depth=0.1, max_depth=10.0)["num_pixels"] == 1
+    with pytest.raises(ValueError, match="relative_to"):
+        compute_depth_metrics(g, p, gt_mask="all")
+
+
+def test_quantize_mm_is_btss_uint16_png():
+    # extract_official_train_test_set_from_mat.py: (rawDepths * 1000.0).astype(np.uint16) -> truncation;
+    # eval_with_pngs.py: png.astype(np.float32) / 1000.0
+    raw = np.array([1.2345678, 0.0019999, 2.9999, 0.0, np.nan, 70.0], np.float32)
+    want = (raw[:4] * np.float32(1000.0)).astype(np.uint16).astype(np.float32) / np.float32(1000.0)
+    got = quantize_mm(raw)
+    np.testing.assert_array_equal(got[:4], want)
+    np.testing.assert_array_equal(got[:4], np.array([1.234, 0.001, 2.999, 0.0], np.float32))
+    assert got[4] == 0.0 and got[5] == np.float32(65.535)  # NaN -> invalid; clipped to uint16
+    # already whole millimetres (a BTS PNG read back) stay as they are, for every uint16 value
+    mm = np.arange(65536, dtype=np.uint16)
+    back = mm.astype(np.float32) / np.float32(1000.0)
+    np.testing.assert_array_equal(quantize_mm(back), back)
 
 
 # ------------------------------------------------------------------ averaging modes
