@@ -27,7 +27,7 @@ from absl import flags
 from depthnet.cli import common
 
 FLAGS = flags.FLAGS
-CROP_CHOICES = ("none", "eigen", "densedepth")
+CROP_CHOICES = ("none", "eigen", "bts", "densedepth")
 
 
 def define_flags() -> None:
@@ -49,7 +49,11 @@ def define_flags() -> None:
         "protocol", DEFAULT_PROTOCOL, list(PRESETS), "Evaluation protocol preset (the flags below override it)."
     )
     flags.DEFINE_enum(
-        "crop", None, list(CROP_CHOICES), "Crop: none, eigen (45:471, 41:601), densedepth (20:460, 24:616)."
+        "crop",
+        None,
+        list(CROP_CHOICES),
+        "Crop: none, eigen (NYU toolbox get_projection_mask.m: rows 44:471, cols 40:601, 427x561), bts "
+        "(BTS/AdaBins eval_mask 45:471, 41:601, 426x560), densedepth (20:460, 24:616).",
     )
     flags.DEFINE_float("min_depth", None, "Ground truth must be > this (metres); predictions clipped to it.")
     flags.DEFINE_float("max_depth", None, "Ground truth must be < this (metres); predictions clipped to it.")
@@ -57,7 +61,18 @@ def define_flags() -> None:
     flags.DEFINE_boolean("flip_tta", None, "Average with the mirrored prediction of the mirrored image.")
     flags.DEFINE_enum("input", None, list(INPUT_MODES), "How the frame reaches the network (WORKSPACE.md).")
     flags.DEFINE_string("predictions", None, "Score this folder of 16-bit PNG (mm) or .npy predictions instead.")
-    flags.DEFINE_enum("predictions_order", "name", ["name", "sorted"], "Pair predictions by name or sorted order.")
+    flags.DEFINE_enum(
+        "predictions_order",
+        "name",
+        ["name", "sorted"],
+        "Pair predictions by name, or by sorted position through --predictions_list.",
+    )
+    flags.DEFINE_string(
+        "predictions_list",
+        None,
+        "With --predictions_order=sorted: a text file whose i-th line names, by its first word, the frame of the "
+        "i-th prediction file in natural name order (e.g. BTS's train_test_inputs/nyudepthv2_test_files_with_gt.txt).",
+    )
     flags.DEFINE_float("png_scale", 1000.0, "--predictions: PNG values per metre (1000 = millimetres).")
     flags.DEFINE_integer("max_frames", 0, "Evaluate at most N frames (0 = all).")
     flags.DEFINE_integer("panels", 3, "Write this many RGB | truth | prediction panels (panel_<i>.png).")
@@ -83,6 +98,7 @@ def main(argv) -> int:
         protocol=FLAGS.protocol,
         overrides={k: FLAGS[k].value for k in OVERRIDABLE},
         predictions_order=FLAGS.predictions_order,
+        predictions_list=FLAGS.predictions_list,
         png_scale=FLAGS.png_scale,
         panels=FLAGS.panels,
         progress=FLAGS.progress,

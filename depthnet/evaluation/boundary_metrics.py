@@ -366,9 +366,15 @@ class DepthAndBoundaryAccumulator:
     """The depth metrics of :mod:`depthnet.evaluation.metrics` and the boundary metrics in one result."""
 
     def __init__(
-        self, crop: Optional[str] = None, min_depth: float = 1e-3, max_depth: float = 10.0, average: str = "per_image"
+        self,
+        crop: Optional[str] = None,
+        min_depth: float = 1e-3,
+        max_depth: float = 10.0,
+        average: str = "per_image",
+        **depth_options: Any,
     ) -> None:
-        self.depth = DepthMetricAccumulator(crop, min_depth, max_depth, average)
+        """`depth_options` go to the depth metrics (e.g. DenseDepth's `relative_to`, `gt_mask`)."""
+        self.depth = DepthMetricAccumulator(crop, min_depth, max_depth, average, **depth_options)
         self.boundary = BoundaryMetricAccumulator(crop, min_depth, max_depth)
 
     def update(self, gt: Any, pred: Any) -> None:

@@ -168,11 +168,14 @@ def evaluate_predictor(
     Each kept example is {'rgb', 'depth', 'pred' (at the ground truth's size)}; with `total`, the kept
     frames are spread over the set (:func:`example_indices`), else the first ones.
     """
-    accumulator = DepthAndBoundaryAccumulator(protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average)
-    accumulator.depth = DepthMetricAccumulator(  # with the peers' own metric steps (DenseDepth's)
-        protocol.crop, protocol.min_depth, protocol.max_depth, protocol.average,
-        relative_to=protocol.relative_to, gt_mask=protocol.gt_mask,
-    )  # fmt: skip
+    accumulator = DepthAndBoundaryAccumulator(  # with the peers' own metric steps (DenseDepth's)
+        protocol.crop,
+        protocol.min_depth,
+        protocol.max_depth,
+        protocol.average,
+        relative_to=protocol.relative_to,
+        gt_mask=protocol.gt_mask,
+    )
     examples: list[dict[str, np.ndarray]] = []
     bar = None
     if progress:

@@ -45,6 +45,7 @@ class EvalRequest:
     protocol: str = presets.DEFAULT_PROTOCOL
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     predictions_order: str = "name"
+    predictions_list: Optional[str] = None
     png_scale: float = 1000.0
     panels: int = 3
     progress: bool = True
@@ -132,7 +133,13 @@ def _score(request: EvalRequest, source: FrameSource, frames, frame_size):
             stored_predictions=True,
         )  # fmt: skip
         metrics, examples = score_predictions(
-            request.predictions, frames, protocol, request.predictions_order, request.png_scale, request.panels
+            request.predictions,
+            frames,
+            protocol,
+            request.predictions_order,
+            request.png_scale,
+            request.panels,
+            file_list=request.predictions_list,
         )
         model = {"source": "predictions", "predictions": os.path.abspath(request.predictions)}
         return metrics, examples, protocol, notes, model, "predictions as stored, bilinear to the ground truth", None

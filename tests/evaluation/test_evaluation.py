@@ -392,3 +392,42 @@ def test_panels_show_frames_spread_over_the_split():
     picked = example_indices(60, 4)  # the main job: 60 held-out frames, four views per synthetic room
     assert picked == [7, 22, 37, 52] and len({i // 4 for i in picked}) == 4  # four different rooms
     assert example_indices(2, 4) == [0, 1] and example_indices(5, 0) == []
+
+
+# ---------------------------------------------------------------------------------------------- a BTS result folder
+
+
+def test_depthnet_eval_scores_a_bts_result_folder_as_eval_with_pngs_does(tmp_path):
+    """bts_test.py's result_<model>/raw/<sceneType>_rgb_<i>.png against a split of BTS's test folder: paired by
+    name, scored as BTS's eval_with_pngs.py (whole-mm ground truth, eval_mask 45:471 x 41:601, 1e-3..10 m,
+    per image); an order-only pairing without a file list is refused."""
+    rng = np.random.default_rng(5)
+    lines = ["bathroom/rgb_00045.jpg", "bathroom/rgb_00046.jpg", "office_kitchen/rgb_00507.jpg"]
+    gts = [rng.uniform(0.5, 9.5, (480, 640)).astype(np.float32) for _ in lines]
+    frames = [
+        records.Frame(np.zeros((480, 640, 3), np.uint8), g, line.split("/")[0], line) for g, line in zip(gts, lines)
+    ]
+    write_frames(frames, str(tmp_path / "test"))
+    os.makedirs(tmp_path / "result" / "raw")
+    stored = [f[1] for f in iter_split_frames(str(tmp_path / "test"))]  # the split keeps whole millimetres
+    rel = []
+    for line, gt in zip(lines, stored):
+        mm = (gt * rng.uniform(0.8, 1.25, gt.shape) * 1000.0).astype(np.uint16)  # bts_test.py: (pred*1000) uint16
+        name = line.replace("/", "_").replace(".jpg", ".png")
+        tf.io.write_file(str(tmp_path / "result" / "raw" / name), tf.io.encode_png(mm[..., None]))
+        g = np.rint(gt.astype(np.float64) * 1000.0) / 1000.0  # BTS reads whole-mm PNGs; the split holds whole mm
+        p = np.clip(mm.astype(np.float64) / 1000.0, 1e-3, 10.0)
+        valid = np.zeros_like(g, bool)
+        valid[45:471, 41:601] = True
+        valid &= (g > 1e-3) & (g < 10.0)
+        rel.append(np.mean(np.abs(g[valid] - p[valid]) / g[valid]))
+    args = [f"--predictions={tmp_path / 'result' / 'raw'}", f"--data_dir={tmp_path / 'test'}", "--protocol=bts"]
+    proc = _run(_script("depthnet-eval") + args + [f"--output_dir={tmp_path / 'out'}", "--panels=0"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open(tmp_path / "out" / "metrics.json", encoding="utf-8") as f:
+        result = json.load(f)
+    assert result["metrics"]["num_images"] == 3
+    assert result["metrics"]["abs_rel"] == pytest.approx(float(np.mean(rel)), rel=1e-5)
+    refused = _run(_script("depthnet-eval") + args + [f"--output_dir={tmp_path / 'o2'}", "--predictions_order=sorted"])
+    assert refused.returncode == 2 and "error:" in refused.stderr and "--predictions_list" in refused.stderr
+    assert not (tmp_path / "o2" / "metrics.json").exists()
