@@ -10,7 +10,10 @@ Conventions
   - 16-bit samples become 8-bit by their bit depth, ``v8 = v16 >> 8`` (65535 -> 255, 32768 -> 128):
     that is what Pillow itself does for 16-bit colour PNGs, and using the same rule for 16-bit grayscale makes a grey
     picture load identically whichever way it was stored. Values are never clipped at 255.
-- Depth PNGs are single-channel 16-bit, ``value / scale`` metres (``scale=1000``: millimetres, as NYU), 0 = invalid.
+- Depth PNGs are single-channel 16-bit, ``value / scale`` metres (``scale=1000``: millimetres, as NYU), 0 = invalid;
+  the file says so itself in a tEXt chunk (``depth_units: millimetres; 0 = no depth``).
+- Every PNG depthnet writes carries the tEXt chunk ``Software: depthnet`` (:func:`png_text`), by which
+  :func:`is_depthnet_png` tells a tool's earlier outputs from a user's images.
 - Every writer in :mod:`depthnet.apps` goes through :func:`atomic_write`: a temporary file in the destination folder is
   written, flushed, fsync'ed and renamed over the target, so an interrupted run never leaves a truncated output.
 """
@@ -26,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from depthnet.data.decode import decode_bytes
 
@@ -34,6 +37,29 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".bmp", ".t
 DEPTH_PNG_MAX = 65535  # largest storable uint16 value; anything above becomes 0 (invalid)
 
 _GLOB_CHARS = set("*?[")
+SOFTWARE = "depthnet"  # the tEXt "Software" value of every PNG depthnet writes
+
+
+def is_glob(item: str) -> bool:
+    """Whether an input is a glob pattern (``*``, ``?``, ``[``)."""
+    return bool(_GLOB_CHARS & set(item))
+
+
+def png_text(**text: str) -> PngImagePlugin.PngInfo:
+    """tEXt chunks for a PNG depthnet writes: ``Software: depthnet`` and the given ``key: value`` pairs."""
+    info = PngImagePlugin.PngInfo()
+    for key, value in {"Software": SOFTWARE, **text}.items():
+        info.add_text(key, value)
+    return info
+
+
+def is_depthnet_png(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a PNG depthnet wrote (its ``Software`` chunk; read from the header, not decoded)."""
+    try:
+        with Image.open(path) as img:
+            return img.format == "PNG" and img.info.get("Software") == SOFTWARE
+    except (OSError, ValueError, SyntaxError):
+        return False
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -175,7 +201,7 @@ def find_images(inputs: Sequence[str | os.PathLike], recursive: bool = False) ->
                     f"folder {item!r} holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
                     + ("" if recursive else "; sub-folders are not searched unless recursive=True")
                 )
-        elif _GLOB_CHARS & set(item):
+        elif is_glob(item):
             matches = sorted(p for p in glob.glob(item, recursive=recursive) if os.path.isfile(p) and _is_image_name(p))
             if not matches:
                 raise FileNotFoundError(f"glob pattern {item!r} matched no image files")
@@ -207,8 +233,15 @@ def depth_to_uint16(depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
     return np.where(valid, stored, 0).astype(np.uint16)
 
 
+def depth_units(scale: float = 1000.0) -> str:
+    """What a stored value of a depth PNG means: ``millimetres; 0 = no depth`` for ``scale=1000``."""
+    unit = "millimetres" if scale == 1000.0 else f"1/{scale:g} metre"
+    return f"{unit}; 0 = no depth"
+
+
 def save_depth_png16(path: str | os.PathLike, depth_m: np.ndarray, scale: float = 1000.0) -> np.ndarray:
-    """Write a depth map in metres as a 16-bit grayscale PNG holding ``round(depth * scale)`` (mm for 1000), atomically.
+    """Write a depth map in metres as a 16-bit grayscale PNG holding ``round(depth * scale)`` (mm for 1000), atomically,
+    with the tEXt chunk ``depth_units`` (:func:`depth_units`).
 
     Rules: 0 means invalid. Non-finite, zero or negative depths are written as 0. Depths whose stored value would exceed
     65535 (65.535 m at ``scale=1000``) are also written as 0 rather than clipped: a clipped value would be a wrong but
@@ -216,7 +249,7 @@ def save_depth_png16(path: str | os.PathLike, depth_m: np.ndarray, scale: float 
     Depths below half a unit (< 0.5 mm) round to 0 and so become invalid too. Returns the stored uint16 array.
     """
     stored = depth_to_uint16(depth_m, scale)
-    save_image(path, Image.fromarray(stored), format="PNG")
+    save_image(path, Image.fromarray(stored), format="PNG", pnginfo=png_text(depth_units=depth_units(scale)))
     return stored
 
 

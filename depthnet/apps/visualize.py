@@ -9,6 +9,10 @@ Conventions
   outliers do not wash out the map. To compare maps, compute one range with :func:`depth_range` over all of them and
   pass it to every call (:func:`depth_panel` does this), so equal depths get equal colours.
 - Valid pixels: finite and > 0. Everything else gets ``invalid_color``.
+- Text grows with the image height, so a panel stays readable when shown smaller (TensorBoard fits the validation
+  panel to its card): titles at 9% of the height (at least 16 px), colour-bar labels at 6.5% (at least 11 px); a
+  title wider than its image is set smaller until it fits. The title strip (:func:`title_height`) and the colour
+  bar (:func:`colorbar_width`) grow with their text, from ``TITLE_HEIGHT`` and ``COLORBAR_WIDTH`` for small images.
 - Only matplotlib's Agg canvas is used (no pyplot, no global backend change, no display needed).
 """
 
@@ -20,12 +24,34 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from depthnet.apps.imageio import save_image
+from depthnet.apps.imageio import png_text, save_image
 
 DEFAULT_CMAP = "plasma_r"
 PANEL_MARGIN = 8  # px between images and around the panel
-TITLE_HEIGHT = 28  # px strip above the images when titles are given
-COLORBAR_WIDTH = 96  # px, colour bar plus its tick labels and unit label
+TITLE_HEIGHT = 28  # px, the smallest strip above the images when titles are given
+COLORBAR_WIDTH = 96  # px, the narrowest colour bar plus its tick labels and unit label
+TITLE_FRACTION, LABEL_FRACTION = 0.09, 0.065  # text size / image height: titles, colour-bar labels
+MIN_TITLE_PX, MIN_LABEL_PX = 16, 11
+
+
+def title_font_px(height: int) -> int:
+    """Title text size in px for images `height` rows high."""
+    return max(MIN_TITLE_PX, int(round(TITLE_FRACTION * height)))
+
+
+def title_height(height: int) -> int:
+    """The strip above images `height` rows high that holds their titles."""
+    return max(TITLE_HEIGHT, int(round(1.6 * title_font_px(height))))
+
+
+def label_font_px(height: int) -> int:
+    """Colour-bar tick and unit label size in px for a bar `height` rows high."""
+    return max(MIN_LABEL_PX, int(round(LABEL_FRACTION * height)))
+
+
+def colorbar_width(height: int) -> int:
+    """Width of :func:`colorbar_image` for a bar `height` rows high: the bar, its ticks, labels and unit."""
+    return max(COLORBAR_WIDTH, int(round(6.5 * label_font_px(height))))
 
 
 def valid_mask(depth: np.ndarray) -> np.ndarray:
@@ -136,31 +162,54 @@ def colorbar_image(
     vmax: float,
     height: int,
     cmap: str = DEFAULT_CMAP,
-    width: int = COLORBAR_WIDTH,
+    width: int | None = None,
     label: str = "depth [m]",
 ) -> np.ndarray:
-    """A vertical colour bar with ticks in metres as uint8 ``height`` x ``width`` x 3 (matplotlib Agg canvas)."""
+    """A vertical colour bar with ticks in metres as uint8 ``height`` x ``width`` x 3 (matplotlib Agg canvas);
+    labels of :func:`label_font_px`, width :func:`colorbar_width` of the height unless given."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colorbar import ColorbarBase
     from matplotlib.colors import ListedColormap, Normalize
     from matplotlib.figure import Figure
 
-    dpi = 100.0
+    width = int(width or colorbar_width(height))
+    dpi, font_px = 100.0, label_font_px(height)
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi, facecolor="white")
     canvas = FigureCanvasAgg(fig)
-    bar_w, bottom, top = 14.0 / width, 10.0 / height, 1.0 - 10.0 / height
+    pad = max(10.0, 0.8 * font_px)  # above and below: half a label sticks out at each end
+    bar_w, bottom, top = 1.3 * font_px / width, pad / height, 1.0 - pad / height
     ax = fig.add_axes((4.0 / width, bottom, bar_w, max(top - bottom, 0.05)))
     ColorbarBase(
         ax, cmap=ListedColormap(_lut(cmap) / 255.0), norm=Normalize(vmin=vmin, vmax=vmax), orientation="vertical"
     )
-    ax.tick_params(labelsize=8)
-    ax.set_ylabel(label, fontsize=8)
+    points = font_px * 72.0 / dpi
+    ax.tick_params(labelsize=points, length=0.3 * points, width=max(1.0, points / 12))
+    ax.set_ylabel(label, fontsize=points)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     out = rgba[..., :3].copy()
     if out.shape[:2] != (height, width):  # rounding of figsize * dpi
         out = np.asarray(Image.fromarray(out).resize((width, height), Image.BILINEAR))
     return out
+
+
+def _draw_titles(canvas: np.ndarray, widths: Sequence[int], titles: Sequence[str], height: int, margin: int) -> None:
+    """Draws each title centred in the strip above its image, smaller where it would be wider than the image."""
+    pil = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(pil)
+    strip, x = title_height(height), margin
+    for w, title in zip(widths, titles):
+        size = title_font_px(height)
+        font = _font(size)
+        while size > 8 and draw.textlength(str(title), font=font) > w:
+            size -= 1
+            font = _font(size)
+        left, top, right, bottom = draw.textbbox((0, 0), str(title), font=font)
+        tx = x + (w - (right - left)) / 2 - left
+        ty = margin + (strip - (bottom - top)) / 2 - top
+        draw.text((tx, ty), str(title), fill=(0, 0, 0), font=font)
+        x += w + margin
+    canvas[:] = np.asarray(pil)
 
 
 def panel(
@@ -175,8 +224,9 @@ def panel(
 
     Layout (all in pixels): ``height`` defaults to the first image's height; image i becomes
     ``w_i = round(W_i * height / H_i)`` wide. Total width = ``sum(w_i) + margin * (n + 1)``, plus
-    ``COLORBAR_WIDTH + margin`` when ``colorbar=(vmin, vmax[, cmap])`` is given (metres, drawn at the right).
-    Total height = ``height + 2 * margin``, plus ``TITLE_HEIGHT`` when ``titles`` is given (one per image).
+    ``colorbar_width(height) + margin`` when ``colorbar=(vmin, vmax[, cmap])`` is given (metres, drawn at the
+    right). Total height = ``height + 2 * margin``, plus ``title_height(height)`` when ``titles`` is given (one
+    per image).
     """
     if len(images) == 0:
         raise ValueError("panel() needs at least one image")
@@ -192,8 +242,8 @@ def panel(
         if a.shape[:2] != (height, w):
             a = np.asarray(Image.fromarray(a).resize((w, height), Image.BILINEAR))
         resized.append(a)
-    title_h = TITLE_HEIGHT if titles is not None else 0
-    bar_w = COLORBAR_WIDTH + margin if colorbar is not None else 0
+    title_h = title_height(height) if titles is not None else 0
+    bar_w = colorbar_width(height) + margin if colorbar is not None else 0
     total_w = sum(a.shape[1] for a in resized) + margin * (len(resized) + 1) + bar_w
     total_h = height + 2 * margin + title_h
     canvas = np.empty((total_h, total_w, 3), np.uint8)
@@ -205,19 +255,9 @@ def panel(
     if colorbar is not None:
         vmin, vmax = float(colorbar[0]), float(colorbar[1])
         cmap = colorbar[2] if len(colorbar) > 2 else DEFAULT_CMAP
-        canvas[y : y + height, x : x + COLORBAR_WIDTH] = colorbar_image(vmin, vmax, height, cmap)
+        canvas[y : y + height, x : x + bar_w - margin] = colorbar_image(vmin, vmax, height, cmap)
     if titles is not None:
-        pil = Image.fromarray(canvas)
-        draw = ImageDraw.Draw(pil)
-        font = _font(16)
-        x = margin
-        for a, title in zip(resized, titles):
-            left, top, right, bottom = draw.textbbox((0, 0), str(title), font=font)
-            tx = x + (a.shape[1] - (right - left)) / 2 - left
-            ty = margin + (title_h - (bottom - top)) / 2 - top
-            draw.text((tx, ty), str(title), fill=(0, 0, 0), font=font)
-            x += a.shape[1] + margin
-        canvas = np.asarray(pil).copy()
+        _draw_titles(canvas, [a.shape[1] for a in resized], titles, height, margin)
     return canvas
 
 
@@ -262,8 +302,9 @@ def _range_text(depth: np.ndarray) -> str:
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a uint8 H x W, H x W x 3 or H x W x 4 image as PNG, atomically (temp file + rename)."""
+    """Write a uint8 H x W, H x W x 3 or H x W x 4 image as PNG, atomically (temp file + rename), marked as
+    depthnet's (:func:`depthnet.apps.imageio.png_text`)."""
     a = np.asarray(image)
     if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):
         raise ValueError(f"save_png takes uint8 H x W[x3|x4] images, got {a.dtype} {a.shape}; use colorize() for depth")
-    save_image(path, Image.fromarray(np.ascontiguousarray(a)), format="PNG")
+    save_image(path, Image.fromarray(np.ascontiguousarray(a)), format="PNG", pnginfo=png_text())

@@ -1,19 +1,28 @@
-"""`depthnet-predict`: depth, colour maps, panels, point clouds and bokeh for your own images.
+"""`depthnet-predict`: depth, colour maps, panels, point clouds, bokeh and depth videos for your own images and clips.
 
     depthnet-predict --saved_model=exports/full --input=photos/ --output_dir=out
     depthnet-predict --model=exports/full/litert_int8/model.tflite --input=clip.mp4 --output_dir=out
     depthnet-predict --model_dir=runs/full --input='shots/*.jpg' --input=one.png --output_dir=out \\
         --point_cloud --bokeh --focus_pixel=240,320 --aperture=40
 
-The files written per image are listed in :mod:`depthnet.apps.outputs`. Grayscale, RGBA (composited
-on white), palette and 16-bit images are converted to 8-bit RGB (`apps.imageio.load_rgb`). An input
-that cannot be used (a missing path, a file that is not an image, an image too small for the network)
-is reported with the reason and skipped; the other images are still written and the exit status is 1.
-Every input gets its own output names, never an input file's; output files that exist already stop
-the run before anything is written (status 2) unless `--overwrite` (:mod:`depthnet.apps.naming`).
+Per image `<stem>` (:mod:`depthnet.apps.outputs`): `<stem>_depth.npy` (float32 metres), `<stem>_depth.png`
+(uint16 millimetres, 0 = no depth; its tEXt chunk `depth_units` says so), `<stem>_depth_color.png`,
+`<stem>_panel.png` (RGB | depth | colour bar in metres), with --point_cloud `<stem>.ply`, with --bokeh
+`<stem>_bokeh.png`. Per video (`.mp4`, `.mkv`, ...; :mod:`depthnet.apps.video`): `<stem>_depth.mp4` (input |
+depth | colour bar in metres, one scale for the whole video: the first frame's 2nd-98th percentile), with
+--video_npy `<stem>_depth/<frame>.npy`. For the run: `predictions.json` (inputs, outputs, units, errors, model).
+
+Grayscale, RGBA (composited on white), palette and 16-bit images are converted to 8-bit RGB
+(`apps.imageio.load_rgb`). An input that cannot be used (a missing path, a file that is not an image or a
+video, an image too small for the network) is reported with the reason on one line and skipped; the others
+are still written and the exit status is 1. Every output path is decided and checked before anything is
+predicted (:mod:`depthnet.apps.plan`): every input gets its own output names, never an input file's (two
+inputs `a/clip.mp4`, `b/clip.mp4` give `clip_depth.mp4`, `clip_2_depth.mp4`); outputs that exist already, or
+an output folder that is not writable, stop the run before anything is written (status 2), existing outputs
+are replaced only with `--overwrite`; every file is written under a temporary name and renamed into place.
+Folders and globs skip the outputs of an earlier run (PNGs depthnet wrote, files its predictions.json lists).
 A model path that cannot be loaded stops the run with status 2. `--model` takes a SavedModel folder, a
-`.tflite` or an `.onnx` file (:mod:`depthnet.deploy.runtimes`); a video `--input` (`.mp4`, `.mkv`, ...) gives a
-depth video (:mod:`depthnet.apps.video`).
+`.tflite` or an `.onnx` file (:mod:`depthnet.deploy.runtimes`).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from typing import Optional
 from absl import flags
 
 from depthnet.cli import common
-from depthnet.errors import EXIT_SOME_INPUTS_FAILED, InputError
+from depthnet.errors import EXIT_SOME_INPUTS_FAILED
 
 FLAGS = flags.FLAGS
 INTRINSICS = ("fx", "fy", "cx", "cy")
@@ -32,9 +41,14 @@ INTRINSICS = ("fx", "fy", "cx", "cy")
 
 def define_flags() -> None:
     common.define_model_flags()
-    flags.DEFINE_multi_string("input", None, "Image file, folder or glob pattern (repeatable).")
+    flags.DEFINE_multi_string("input", None, "Image or video file, folder of images or glob pattern (repeatable).")
     flags.DEFINE_boolean("recursive", False, "Search folders (and ** globs) recursively.")
-    flags.DEFINE_string("output_dir", None, "Where the outputs go (created).")
+    flags.DEFINE_string(
+        "output_dir",
+        None,
+        "Where the outputs go (created): <stem>_depth.npy float32 metres, <stem>_depth.png uint16 millimetres "
+        "(0 = no depth), colour maps, panels, videos, predictions.json.",
+    )
     flags.DEFINE_boolean("flip_tta", False, "Average with the mirrored prediction of the mirrored image.")
     flags.DEFINE_boolean("point_cloud", False, "Also write <stem>.ply.")
     flags.DEFINE_float("fx", None, "Focal length x in pixels (with --fy --cx --cy; default: NYU Kinect).")
@@ -49,7 +63,7 @@ def define_flags() -> None:
     flags.DEFINE_boolean("progress", True, "Show a progress bar.")
     flags.DEFINE_boolean("overwrite", False, "Replace output files that exist already (never an input file).")
     flags.DEFINE_string("model", None, "A SavedModel folder, .tflite or .onnx file (instead of --saved_model).")
-    flags.DEFINE_boolean("video_npy", False, "Videos: also write <stem>_depth/<frame>.npy per frame.")
+    flags.DEFINE_boolean("video_npy", False, "Videos: also write <stem>_depth/<frame>.npy per frame (float32 metres).")
 
 
 def _parse_pair(values, name: str) -> Optional[tuple[int, int]]:
@@ -106,7 +120,6 @@ def _predictor(model, saved_model, model_dir, checkpoint: str, precision: str):
 
 def main(argv) -> int:
     from depthnet.apps.outputs import run_predict
-    from depthnet.apps.video import is_video, predict_video
 
     common.no_extra_args(argv, "; pass images with --input")
     intrinsics = _check_flags(
@@ -119,18 +132,8 @@ def main(argv) -> int:
     )
     focus_pixel = _parse_pair(FLAGS.focus_pixel, "focus_pixel")
     predictor = _predictor(FLAGS.model, FLAGS.saved_model, FLAGS.model_dir, FLAGS.checkpoint, FLAGS.precision)
-    failed = []
-    for path in [p for p in FLAGS.input if is_video(p)]:
-        try:
-            predict_video(path, FLAGS.output_dir, predictor.predict, write_npy=FLAGS.video_npy, progress=FLAGS.progress)
-        except (InputError, ValueError, OSError) as e:
-            failed.append(f"{path}: {e}")
-            print(f"error: {path}: {e}", file=sys.stderr, flush=True)
-    images = [p for p in FLAGS.input if not is_video(p)]
-    if not images:
-        return EXIT_SOME_INPUTS_FAILED if failed else 0
     summary = run_predict(
-        images,
+        FLAGS.input,
         FLAGS.output_dir,
         predictor,
         FLAGS.recursive,
@@ -142,15 +145,18 @@ def main(argv) -> int:
         FLAGS.aperture,
         intrinsics,
         progress=FLAGS.progress,
+        log=lambda line: print(f"{common.tool_name()}: {line}", file=sys.stderr, flush=True),
         overwrite=FLAGS.overwrite,
+        video_npy=FLAGS.video_npy,
     )
-    print(f"wrote outputs for {summary['num_ok']} image(s) to {FLAGS.output_dir}", flush=True)
+    videos = f" and {len(summary['videos'])} video(s)" if summary["videos"] else ""
+    print(f"wrote outputs for {len(summary['images'])} image(s){videos} to {FLAGS.output_dir}", flush=True)
     if summary["errors"]:
         print(f"{summary['num_errors']} input(s) failed:", file=sys.stderr)
         for e in summary["errors"]:
             print(f"  {e['input']}: {e['error']}", file=sys.stderr)
         return EXIT_SOME_INPUTS_FAILED
-    return EXIT_SOME_INPUTS_FAILED if failed else 0
+    return 0
 
 
 def run() -> None:

@@ -5,30 +5,21 @@ import pytest
 
 iio = pytest.importorskip("imageio.v2")
 
+from depthnet.apps import visualize
 from depthnet.apps.video import is_video, predict_video
-
-
-def write_clip(path, frames=5, height=62, width=90, fps=10, **codec):
-    """A clip of a bright square moving right over a dark ramp."""
-    codec = codec or {"codec": "libx264"}
-    with iio.get_writer(str(path), format="FFMPEG", fps=fps, macro_block_size=1, **codec) as writer:
-        for i in range(frames):
-            frame = np.tile(np.linspace(0, 120, width, dtype=np.uint8)[None, :, None], (height, 1, 3))
-            frame[20:40, 10 + 10 * i : 30 + 10 * i] = 250
-            writer.append_data(frame)
-    return path
 
 
 def fake_depth(rgb):
     return (1.0 + rgb.mean(axis=2) / 64.0).astype(np.float32)
 
 
-def test_depth_video_has_every_frame_side_by_side(tmp_path):
-    clip = write_clip(tmp_path / "clip.mp4")
+def test_depth_video_has_every_frame_side_by_side(tmp_path, write_clip):
+    clip = write_clip(tmp_path / "clip.mp4", frames=5)
     summary = predict_video(str(clip), str(tmp_path / "out"), fake_depth, write_npy=True, progress=False)
-    frames = list(iio.get_reader(summary["output"], format="FFMPEG").iter_data())
+    frames = list(iio.get_reader(summary["outputs"]["video"], format="FFMPEG").iter_data())
     assert summary["frames"] == len(frames) == 5
-    assert frames[0].shape == (62, 180, 3)  # input | depth, width 2 x 90 (already even)
+    width = 180 + visualize.colorbar_width(62)  # input | depth | colour bar, padded to an even width
+    assert frames[0].shape == (62, width + width % 2, 3)
     npys = sorted((tmp_path / "out" / "clip_depth").iterdir())
     assert [p.name for p in npys] == [f"{i:06d}.npy" for i in range(5)]
     first = np.load(npys[0])
@@ -38,10 +29,27 @@ def test_depth_video_has_every_frame_side_by_side(tmp_path):
     assert summary["frames_per_second"] > 0
 
 
-def test_odd_sizes_are_padded_and_video_names_recognised(tmp_path):
+def test_odd_sizes_are_padded_and_video_names_recognised(tmp_path, write_clip):
     # lossless FFV1 in Matroska: any size (H.264 in yuv420p needs even sides)
     clip = write_clip(tmp_path / "odd.mkv", frames=2, height=61, width=91, codec="ffv1", pixelformat="yuv444p")
     summary = predict_video(str(clip), str(tmp_path), fake_depth, progress=False)
-    (frame, *_) = list(iio.get_reader(summary["output"], format="FFMPEG").iter_data())
-    assert frame.shape == (62, 182, 3)
+    (frame, *_) = list(iio.get_reader(summary["outputs"]["video"], format="FFMPEG").iter_data())
+    width = 182 + visualize.colorbar_width(61)
+    assert frame.shape == (62, width + width % 2, 3)
     assert is_video("a/B.MP4") and is_video("x.mkv") and not is_video("x.png")
+
+
+def test_each_frame_carries_a_colour_bar_of_the_fixed_range(tmp_path, write_clip):
+    clip = write_clip(tmp_path / "clip.mp4", frames=3, height=120, width=160)
+    summary = predict_video(str(clip), str(tmp_path / "out"), fake_depth, progress=False)
+    first = iio.get_reader(str(clip), format="FFMPEG").get_data(0)
+    assert summary["colour_range_m"] == pytest.approx(visualize.depth_range(fake_depth(first)))  # the first frame's
+    frames = list(iio.get_reader(summary["outputs"]["video"], format="FFMPEG").iter_data())
+    assert frames[0].shape[1] > 320 + 40  # input | depth | bar
+    bars = [f[:, 320:].astype(int) for f in frames]
+    assert max(np.abs(b - bars[0]).mean() for b in bars) < 3  # one scale for the whole video
+    far, near = bars[0][int(0.2 * 120)], bars[0][int(0.8 * 120)]  # a row near the top, one near the bottom
+    column = int(np.argmax(far[:, 2] - near[:, 2]))  # the column bluest at the top against the bottom: the bar's
+    far, near = far[column], near[column]
+    assert far[2] > far[1] + 50 and near[1] > near[2] + 50  # plasma_r: far purple at the top, near yellow below
+    assert (bars[0].max(axis=2) < 100).sum() > 30  # tick labels in metres
