@@ -75,7 +75,9 @@ def load(path: Union[str, os.PathLike], checkpoint: str = "best", precision: str
     """A :class:`DepthEstimator` from a `depthnet-train` run folder (`checkpoint`: 'best', 'latest' or a
     checkpoint prefix; `precision` of the restored model) or a `depthnet-export` SavedModel folder."""
     path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+    if os.path.isfile(os.path.join(path, "saved_model.pb")) or os.path.isfile(
+        os.path.join(path, "saved_model", "saved_model.pb")
+    ):  # a SavedModel, or an export folder holding one (depthnet-export writes <export_dir>/saved_model/)
         return DepthEstimator(Predictor.from_saved_model(path))
     if os.path.isfile(os.path.join(path, "config.json")):
         return DepthEstimator(Predictor.from_model_dir(path, checkpoint, precision))

@@ -11,16 +11,25 @@ Resize rule (choice of ours; the paper only fixes NYU's 480x640 -> 312x416, i.e.
 
 1. uint8 RGB -> float32 in [0, 1] (x / 255), as in training.
 2. An image with more pixels than a 480x640 NYU frame is first shrunk, keeping its aspect, to
-   480x640's pixel count with an antialiasing filter (`tf.image.resize(antialias=True)`), so large
-   photos are not aliased by step 3. NYU frames and anything smaller skip this step.
-3. Bilinear resize (half-pixel centres, no antialiasing: exactly the training pipeline's resize) to
-   the *working size*: the size with the same pixel count as 312x416 and the input's aspect ratio,
-   each side rounded to the nearest multiple of 4 (at least 4; the network's features are at 1/4).
-   A 480x640 frame goes to 312x416 = 0.65x, the training scale, in either orientation, and a
-   240x320 frame to the quick run's 124x168 exactly; any camera with NYU's field of view lands at the
-   training scale whatever its resolution. Training validation, the main job and `depthnet-eval`
-   all use this rule, through the one loop :func:`depthnet.evaluation.evaluate.evaluate_predictor`.
-4. The network predicts depth at half the working size; it is resized bilinearly to the input size.
+   480x640's pixel count (each side ``max(1, floor(side * s + 0.5))``, ``s = sqrt(307200 / (h * w))``)
+   with an antialiasing filter (:func:`shrink_to_reference`: ``tf.image.resize(antialias=True)``), so
+   large photos are not aliased by step 3. NYU frames and anything smaller skip this step.
+3. THE kernel (:func:`resize_bilinear`) to the *working size*: the size with the same pixel count as
+   312x416 and the input's aspect ratio, each side rounded to the nearest multiple of 4 (at least 4;
+   the network's features are at 1/4). A 480x640 frame goes to 312x416 = 0.65x, the training scale,
+   in either orientation, and a 240x320 frame to the quick run's 124x168 exactly. Training
+   validation, the main job and `depthnet-eval` all use this rule, through the one loop
+   :func:`depthnet.evaluation.evaluate.evaluate_predictor`.
+4. The network predicts depth at half the working size; THE kernel resizes it to the input size.
+
+THE kernel, everywhere an image or a depth map is resized at inference (this module's graph, so the
+SavedModel and :class:`Predictor`; the fixed-size LiteRT/ONNX graph of :mod:`depthnet.deploy.graph`;
+the host-side resize before and after such a file, :mod:`depthnet.deploy.runtimes`) and in training
+(:func:`depthnet.data.pipeline.preprocess`): bilinear, half-pixel centres, no antialiasing -- output
+pixel ``j`` of ``n_out`` samples the input at ``(j + 0.5) * n_in / n_out - 0.5``, clamped to
+``[0, n_in - 1]``, interpolating linearly between its two neighbours, separably in y and x
+(``tf.image.resize(method="bilinear", antialias=False)``; PyTorch's ``interpolate(mode="bilinear",
+align_corners=False)``; not Pillow's BILINEAR, which widens its filter when shrinking).
 
 Inputs are refused below :func:`min_input_pixels` = 2028 pixels (e.g. 39x52): they would have to be
 enlarged more than 8x, so each stride-8 feature cell of the network would see less than one pixel
@@ -46,18 +55,10 @@ from depthnet.modeling.fold import inference_graph
 from depthnet.precision import set_precision
 
 __all__ = [
-    "InputError",
-    "ModelLoadError",
-    "Predictor",
-    "check_input_size",
-    "flip_averaged",
-    "infer_depth",
-    "keras_predict_fn",
-    "load_predictor",
-    "MAX_INPUT_PIXELS",
-    "working_size",
-    "working_size_of",
-]
+    "InputError", "ModelLoadError", "Predictor", "check_input_size", "checked_working_size", "flip_averaged",
+    "infer_depth", "keras_predict_fn", "load_predictor", "MAX_INPUT_PIXELS", "resize_bilinear", "working_size",
+    "working_size_of"
+]  # fmt: skip
 
 WORKING_SIZE: tuple[int, int] = tuple(data.NYU_RESIZE)  # (312, 416): the training scale of a 480x640 frame
 REFERENCE_SIZE: tuple[int, int] = tuple(data.NYU_SIZE)  # (480, 640): larger inputs are pre-shrunk (antialiased)
@@ -65,11 +66,26 @@ SIZE_MULTIPLE = 4  # the DFE works at 1/4 of the input: any multiple of 4 maps e
 MAX_UPSCALE = 8.0
 MAX_INPUT_PIXELS = 48_000_000  # e.g. 6000x8000; larger inputs are refused (module docstring)
 SERVING_INFO_NAME = "serving.json"
+SAVED_MODEL_SUBDIR = "saved_model"  # depthnet-export's folder of the SavedModel inside an export folder
+MAX_WORKING_SIDE = 8192  # a working size read from a file is refused beyond this (checked_working_size)
 
 ModelFn = Callable[[tf.Tensor], tf.Tensor]
 
 
 # ---------------------------------------------------------------------------------------------- the rule
+
+
+def checked_working_size(value: Any, where: str) -> tuple[int, int]:
+    """`value` (read from a file) as (h, w) if it is two multiples of 4 in 4..8192; else one ModelLoadError."""
+    ok = isinstance(value, (list, tuple)) and len(value) == 2
+    ok = ok and all(type(v) is int and SIZE_MULTIPLE <= v <= MAX_WORKING_SIDE for v in value)
+    if not ok or any(v % SIZE_MULTIPLE for v in value):
+        raise ModelLoadError(
+            f"{where}: working_size {value!r} is not [height, width] as two multiples of {SIZE_MULTIPLE} from "
+            f"{SIZE_MULTIPLE} to {MAX_WORKING_SIDE}; the file is damaged or edited: export the model again "
+            f"with depthnet-export"
+        )
+    return int(value[0]), int(value[1])
 
 
 def min_input_pixels(working: Sequence[int] = WORKING_SIZE) -> int:
@@ -135,6 +151,29 @@ def working_size_of(height: int, width: int, working: Sequence[int] = WORKING_SI
     return int(size[0]), int(size[1])
 
 
+def resize_bilinear(x: tf.Tensor, size) -> tf.Tensor:
+    """THE kernel (module docstring): float [B,H,W,C] -> [B,h,w,C], bilinear, half-pixel, no antialiasing."""
+    return tf.image.resize(x, size, method="bilinear", antialias=False)
+
+
+def reference_shrink_size(height, width) -> tf.Tensor:
+    """int32 [2]: the size an image with more pixels than 480x640 is shrunk to (module docstring, step 2)."""
+    scale = _equal_area_scale(height, width, REFERENCE_SIZE[0] * REFERENCE_SIZE[1])
+    sides = [tf.cast(height, tf.float64) * scale, tf.cast(width, tf.float64) * scale]
+    return tf.stack([tf.maximum(tf.cast(tf.floor(side + 0.5), tf.int32), 1) for side in sides])
+
+
+def shrink_to_reference(x: tf.Tensor) -> tf.Tensor:
+    """float [B,H,W,C]: antialiased shrink to 480x640's pixel count when larger (step 2), else `x` itself."""
+    shape = tf.shape(x)
+    height, width = shape[1], shape[2]
+
+    def shrink() -> tf.Tensor:
+        return tf.image.resize(x, reference_shrink_size(height, width), method="bilinear", antialias=True)
+
+    return tf.cond(height * width > REFERENCE_SIZE[0] * REFERENCE_SIZE[1], shrink, lambda: x)
+
+
 def to_network_input(images: tf.Tensor, working: Sequence[int] = WORKING_SIZE) -> tf.Tensor:
     """uint8 [B,H,W,3] -> float32 [B,h,w,3] in [0,1] at the working size (module docstring, steps 1-3)."""
     images = tf.convert_to_tensor(images)
@@ -156,21 +195,7 @@ def to_network_input(images: tf.Tensor, working: Sequence[int] = WORKING_SIZE) -
     )
     with tf.control_dependencies([check, too_large]):
         x = tf.cast(images, tf.float32) / 255.0
-    ref_area = REFERENCE_SIZE[0] * REFERENCE_SIZE[1]
-
-    def shrink() -> tf.Tensor:
-        scale = _equal_area_scale(height, width, ref_area)
-        size = tf.stack(
-            [
-                tf.maximum(tf.cast(tf.floor(tf.cast(height, tf.float64) * scale + 0.5), tf.int32), 1),
-                tf.maximum(tf.cast(tf.floor(tf.cast(width, tf.float64) * scale + 0.5), tf.int32), 1),
-            ]
-        )
-        return tf.image.resize(x, size, method="bilinear", antialias=True)
-
-    x = tf.cond(height * width > ref_area, shrink, lambda: x)
-    size = working_size(height, width, working)
-    return tf.image.resize(x, size, method="bilinear", antialias=False)
+    return resize_bilinear(shrink_to_reference(x), working_size(height, width, working))
 
 
 def infer_depth(model_fn: ModelFn, images: tf.Tensor, working: Sequence[int] = WORKING_SIZE) -> tf.Tensor:
@@ -181,7 +206,7 @@ def infer_depth(model_fn: ModelFn, images: tf.Tensor, working: Sequence[int] = W
     """
     images = tf.convert_to_tensor(images)
     depth = tf.cast(model_fn(to_network_input(images, working)), tf.float32)
-    return tf.image.resize(depth, tf.shape(images)[1:3], method="bilinear", antialias=False)
+    return resize_bilinear(depth, tf.shape(images)[1:3])
 
 
 def keras_predict_fn(model) -> ModelFn:
@@ -273,6 +298,8 @@ class Predictor:
 
     @classmethod
     def from_saved_model(cls, path: str) -> Predictor:
+        """A SavedModel folder, or a depthnet-export folder holding one in ``saved_model/``."""
+        path = saved_model_folder(path)
         if not os.path.isdir(path):
             raise ModelLoadError(f"SavedModel {path!r} does not exist or is not a directory")
         if not tf.saved_model.contains_saved_model(path):
@@ -294,7 +321,8 @@ class Predictor:
                 f"(it takes {inputs}); export it with depthnet-export"
             )
         meta = read_saved_model_info(path)
-        working = tuple(meta.get("serving", {}).get("working_size", WORKING_SIZE))
+        where = os.path.join(path, "assets", SERVING_INFO_NAME)
+        working = checked_working_size(meta.get("serving", {}).get("working_size", list(WORKING_SIZE)), where)
 
         def fn(images: tf.Tensor) -> tf.Tensor:
             return signature(images=images)["depth"]
@@ -333,6 +361,12 @@ class Predictor:
         return np.asarray(depth)[0, ..., 0].astype(np.float32)
 
 
+def saved_model_folder(path: str) -> str:
+    """`path/saved_model` when that is a SavedModel (a depthnet-export folder), else `path` itself."""
+    inner = os.path.join(path, SAVED_MODEL_SUBDIR)
+    return inner if tf.saved_model.contains_saved_model(inner) else path
+
+
 def read_saved_model_info(path: str) -> dict[str, Any]:
     """The JSON files depthnet-export stored under `<saved_model>/assets/` ({} for other SavedModels)."""
     out: dict[str, Any] = {}
@@ -340,7 +374,10 @@ def read_saved_model_info(path: str) -> dict[str, Any]:
         p = os.path.join(path, "assets", name)
         if os.path.exists(p):
             with open(p, encoding="utf-8") as f:
-                out[key] = json.load(f)
+                try:
+                    out[key] = json.load(f)
+                except ValueError as e:
+                    raise ModelLoadError(f"{p} is not valid JSON ({e}); export the model again") from e
     if "serving" in out:
         out["export"] = {
             k: v for k, v in out["serving"].items() if k in ("checkpoint_path", "precision", "exported_at")

@@ -1,7 +1,10 @@
-"""The hidden sibling folders of an atomic export: normal permissions, and cleaning those a killed export left.
+"""The folders of an export: one per format, each replaced atomically; hidden temporaries and their cleaning.
 
 An export writes `.<name>.<kind>-<host>-<pid>-<random>` beside `<name>` (kind: `tmp` the new model,
-`assets` its staged metadata, `old` the replaced model) and renames it into place.
+`assets` its staged metadata, `old` the replaced model) and renames it into place (:func:`replace_dir`):
+only `<name>` changes, every sibling (the other formats, the user's files) is left as it was. A
+format's folder holds only what the exporter writes there (:func:`check_replaceable`); a folder
+holding anything else is refused, so replacing it never loses a file of the user's.
 
 - :func:`make_temp_dir` creates one with the permissions of a normal folder (`0777 & ~umask`, e.g.
   0755), not `mkdtemp`'s 0700: TensorFlow Serving often runs as another user and must read the model.
@@ -17,6 +20,7 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterable
 
 KINDS = ("tmp", "assets", "old")
 STALE_AGE_S = 24 * 3600
@@ -72,3 +76,41 @@ def clean_stale(parent: str, name: str) -> list[str]:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     return removed
+
+
+def foreign_entries(folder: str, owned: Iterable[str]) -> list[str]:
+    """The entries of `folder` the exporter does not write there (sorted; [] when it does not exist)."""
+    if not os.path.isdir(folder):
+        return []
+    return sorted(set(os.listdir(folder)) - set(owned))
+
+
+def check_replaceable(folder: str, owned: Iterable[str]) -> None:
+    """FileExistsError when `folder` is a file, or a folder holding entries other than `owned`."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise FileExistsError(f"{folder!r} exists and is a file; move it or choose another export_dir")
+    foreign = foreign_entries(folder, owned)
+    if foreign:
+        raise FileExistsError(
+            f"{folder!r} holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}, which depthnet-export "
+            f"did not write there; refusing to replace the folder (they would be lost): move them out or choose "
+            f"another export_dir"
+        )
+
+
+def replace_dir(tmp: str, target: str) -> None:
+    """Renames the finished folder `tmp` onto `target`; an old `target` is moved aside first (put back if the
+    rename fails) and removed only once the new one is in place. Nothing beside `target` is touched."""
+    if not os.path.exists(target):
+        os.rename(tmp, target)
+        return
+    parent, name = os.path.split(os.path.abspath(target))
+    old = make_temp_dir(parent, name, "old")
+    os.rmdir(old)
+    os.rename(target, old)
+    try:
+        os.rename(tmp, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

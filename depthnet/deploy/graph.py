@@ -1,14 +1,14 @@
-"""THE fixed-size inference graph that LiteRT and ONNX are converted from, and the resize to its input.
+"""THE fixed-size inference graph that LiteRT and ONNX are converted from.
 
 A converted model takes uint8 RGB ``[batch, H, W, 3]`` at one fixed ``input_size`` (H, W) and returns
-float32 depth ``[batch, H, W, 1]`` in metres. Inside: x / 255, bilinear resize to the working size the
-SavedModel's rule gives for H x W (:func:`depthnet.inference.working_size_of`), the Keras network,
-bilinear resize of the depth back to H x W -- the SavedModel's graph with the sizes fixed, so an image
-of exactly ``input_size`` gets the SavedModel's depth. Any other image is first resized on the host
-(:func:`depthnet.deploy.runtimes.resize_to_input`) and its depth resized back. Inputs with more pixels than 480x640
-are refused
-as export sizes (the SavedModel's antialiased pre-shrink does not convert); larger photos are shrunk on
-the host instead.
+float32 depth ``[batch, H, W, 1]`` in metres. Inside: x / 255, THE kernel
+(:func:`depthnet.inference.resize_bilinear`: bilinear, half-pixel, no antialiasing) to the working
+size the SavedModel's rule gives for H x W (:func:`depthnet.inference.working_size_of`), the Keras
+network, THE kernel back to H x W -- the SavedModel's graph with the sizes fixed, so an image of
+exactly ``input_size`` gets the SavedModel's depth (the default export size is 480x640, a NYU frame).
+Any other image is first resized on the host by the same rule (:func:`depthnet.deploy.runtimes.resize_to_input`)
+and its depth resized back. Export sizes with more pixels than 480x640 are refused (the SavedModel's
+antialiased pre-shrink of such images happens on the host instead).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from depthnet.errors import InputError
-from depthnet.inference import REFERENCE_SIZE, check_input_size, keras_model_fn, working_size_of
+from depthnet.inference import REFERENCE_SIZE, check_input_size, keras_model_fn, resize_bilinear, working_size_of
+
+DEFAULT_EXPORT_SIZE: tuple[int, int] = tuple(REFERENCE_SIZE)  # (480, 640): NYU frames need no host resize
 
 
 def check_export_size(input_size: Sequence[int], working: Sequence[int]) -> tuple[int, int]:
@@ -45,9 +47,9 @@ def fixed_size_function(
     def infer(images: tf.Tensor) -> dict[str, tf.Tensor]:
         x = tf.cast(images, tf.float32) / 255.0
         if network_size != (height, width):
-            x = tf.image.resize(x, network_size, method="bilinear", antialias=False)
+            x = resize_bilinear(x, network_size)
         depth = tf.cast(run(x), tf.float32)
-        return {"depth": tf.image.resize(depth, (height, width), method="bilinear", antialias=False)}
+        return {"depth": resize_bilinear(depth, (height, width))}
 
     return infer
 

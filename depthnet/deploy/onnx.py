@@ -4,7 +4,8 @@ Converter: ``tf2onnx.convert.from_function`` (the converter Keras 3's own ``mode
 calls on the TensorFlow backend), opset :data:`OPSET`. TensorFlow's ``Expm1`` (the depth head's
 exp(softplus) - 1) has no tf2onnx handler; it is written as ``Exp`` then ``Sub 1`` (:func:`_expm1`),
 exact up to float rounding for the head's arguments (softplus > 0, so exp > 1). The input is
-``images`` uint8 ``[batch, H, W, 3]`` and the output ``depth`` float32 ``[batch, H, W, 1]`` metres.
+``images`` uint8 ``[batch, H, W, 3]`` and the output ``depth`` float32 ``[batch, H, W, 1]`` metres: the names
+of the SavedModel's and LiteRT's ``serving_default`` signature.
 Runs in ``onnxruntime`` (``pip install 'depthnet[onnx]'``).
 """
 
@@ -43,8 +44,13 @@ def convert(function, opset: int = OPSET) -> bytes:
         function, input_signature=function.input_signature, opset=opset, custom_op_handlers={"Expm1": (_expm1, [])}
     )
     graph = proto.graph
-    old = graph.output[0].name
-    for node in graph.node:  # name the output 'depth' as in the SavedModel
-        node.output[:] = ["depth" if o == old else o for o in node.output]
-    graph.output[0].name = "depth"
+    old_in, old_out = graph.input[0].name, graph.output[0].name
+    for node in graph.node:  # name the input 'images' and the output 'depth' as in the SavedModel
+        node.input[:] = ["images" if i == old_in else i for i in node.input]
+        node.output[:] = ["depth" if o == old_out else o for o in node.output]
+    graph.input[0].name, graph.output[0].name = "images", "depth"
+    for value in (graph.input[0], graph.output[0]):  # the dynamic batch as 'batch', not tf2onnx's 'unk__408'
+        dim = value.type.tensor_type.shape.dim[0]
+        if not dim.HasField("dim_value"):
+            dim.dim_param = "batch"
     return proto.SerializeToString()

@@ -7,8 +7,12 @@ A `.tflite` runs in ``ai-edge-litert``'s interpreter (``pip install 'depthnet[li
 in ``onnxruntime`` (``pip install 'depthnet[onnx]'``); a missing one raises
 :class:`depthnet.extras.MissingExtraError` naming the extra. Converted models take one fixed input
 size (their `model.json`): any other image is resized to it on the host (:func:`resize_to_input`) and
-the depth resized back (:func:`resize_depth`), both by the SavedModel's bilinear rule. Both runtimes
-use every logical CPU (`num_threads`), as TensorFlow does.
+the depth resized back (:func:`resize_depth`), both by the SavedModel's rule and THE kernel of
+:mod:`depthnet.inference` (bilinear, half-pixel centres, no antialiasing; images over 480x640 pixels
+first shrunk with antialiasing, as the SavedModel does). An image of exactly the input size (480x640
+by default) is not resized at all and gets the SavedModel's depth. Both runtimes use every logical
+CPU (`num_threads`), as TensorFlow does. The numbers a model card gives are checked before use
+(:func:`checked_card`): one :class:`~depthnet.errors.ModelLoadError` names the bad value.
 """
 
 from __future__ import annotations
@@ -23,29 +27,29 @@ import tensorflow as tf
 
 from depthnet.errors import ModelLoadError
 from depthnet.extras import require
-from depthnet.inference import Predictor
+from depthnet.inference import Predictor, checked_working_size, resize_bilinear, shrink_to_reference
 
 CARD_NAME = "model.json"
 RUNTIMES = ("tf", "litert", "onnx")
 
 
 def resize_to_input(rgb: np.ndarray, input_size: Sequence[int]) -> np.ndarray:
-    """uint8 [B, h, w, 3] -> uint8 [B, H, W, 3] at a converted model's input size (bilinear, half-pixel;
-    antialiased when shrinking; rounded). Unchanged when the size already fits."""
+    """uint8 [B, h, w, 3] -> uint8 [B, H, W, 3] at a converted model's input size: the SavedModel's rule
+    (over 480x640 pixels: antialiased shrink first), THE kernel, rounded half to even and clipped to
+    0..255. Unchanged when the size already fits."""
     rgb = np.asarray(rgb)
     height, width = (int(s) for s in input_size)
     if rgb.shape[1:3] == (height, width):
         return rgb
-    shrink = rgb.shape[1] * rgb.shape[2] > height * width
-    x = tf.image.resize(tf.cast(rgb, tf.float32), (height, width), method="bilinear", antialias=shrink)
+    x = resize_bilinear(shrink_to_reference(tf.cast(rgb, tf.float32)), (height, width))
     return np.asarray(tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8))
 
 
 def resize_depth(depth: np.ndarray, size: Sequence[int]) -> np.ndarray:
-    """float32 [B, H, W, 1] -> [B, h, w, 1] bilinear (half-pixel, no antialias), as the SavedModel's output."""
+    """float32 [B, H, W, 1] -> [B, h, w, 1] by THE kernel (bilinear, half-pixel, no antialias), as the SavedModel."""
     if tuple(depth.shape[1:3]) == tuple(size):
         return np.asarray(depth)
-    return np.asarray(tf.image.resize(depth, tuple(int(s) for s in size), method="bilinear", antialias=False))
+    return np.asarray(resize_bilinear(tf.constant(depth), tuple(int(s) for s in size)))
 
 
 class LiteRTRunner:
@@ -101,12 +105,33 @@ def runner_predictor(runner, working: Sequence[int], info: Optional[dict[str, An
 
 
 def read_card(model_path: str) -> dict[str, Any]:
-    """The model.json next to `model_path` ({} if there is none)."""
+    """The model.json next to `model_path` ({} if there is none); ModelLoadError if it is not a JSON object."""
     path = os.path.join(os.path.dirname(os.path.abspath(model_path)), CARD_NAME)
     if not os.path.exists(path):
         return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            card = json.load(f)
+    except ValueError as e:
+        raise ModelLoadError(f"{path} is not valid JSON ({e}); export the model again with depthnet-export") from e
+    if not isinstance(card, dict):
+        raise ModelLoadError(f"{path} is not a model card (a JSON object); export the model again with depthnet-export")
+    return card
+
+
+def checked_card(card: dict[str, Any], runner, where: str) -> tuple[int, int]:
+    """The working size of a converted model from its card, after checking the card's numbers against
+    their ranges and the file; one ModelLoadError naming `where` and the bad value otherwise."""
+    if not card:
+        return tuple(runner.input_size)
+    working = checked_working_size(card.get("working_size"), where)
+    stated = card.get("input_size", list(runner.input_size))
+    if [int(s) for s in runner.input_size] != stated:
+        raise ModelLoadError(
+            f"{where}: input_size {stated!r} is not the model file's input {list(runner.input_size)}: the card "
+            f"belongs to another file; export the model again with depthnet-export"
+        )
+    return working
 
 
 def _model_file(path: str) -> str:
@@ -138,6 +163,6 @@ def load_model(path: str, num_threads: Optional[int] = None) -> Predictor:
     except Exception as e:
         raise ModelLoadError(f"cannot load {path!r} ({type(e).__name__}: {e})") from e
     card = read_card(path)
-    working = card.get("working_size") or list(runner.input_size)
+    working = checked_card(card, runner, os.path.join(os.path.dirname(os.path.abspath(path)), CARD_NAME))
     info = {"model_file": os.path.abspath(path), "model_card": card}
     return runner_predictor(runner, working, info)

@@ -1,6 +1,7 @@
 """Serving: a training run's checkpoint -> a self-contained TensorFlow SavedModel (`depthnet-export`).
 
     depthnet-export --model_dir=runs/full --export_dir=exports/full [--checkpoint=best] [--precision=fp32]
+    # -> exports/full/saved_model/ (tf.saved_model.load, saved_model_cli --dir, TF Serving take that folder)
 
 The SavedModel needs neither Keras nor this package to run (`tf.saved_model.load`, TensorFlow
 Serving, `saved_model_cli`). Signatures:
@@ -31,8 +32,12 @@ REST example (TensorFlow Serving)::
     {"signature_name": "serving_bytes", "instances": [{"b64": "<base64 of a .jpg>"}]}
 
 The export is written to a temporary sibling directory, checked by running it once, and only then
-renamed onto ``--export_dir`` (an older SavedModel there is replaced; any other non-empty folder is
-refused), so a failed export never leaves a half-written model. The folder gets normal permissions
+renamed onto its folder (an older SavedModel there is replaced; any other non-empty folder is
+refused, and so is a SavedModel folder holding anything the export does not write, e.g. the
+``litert_*/`` folders of the older layout or a user's notes), so a failed export never leaves a
+half-written model and replacing one never loses a file. ``depthnet-export`` puts it in
+``<export_dir>/saved_model/`` (:mod:`depthnet.deploy.export`), with its ``model.json`` staged inside
+before the rename. The folder gets normal permissions
 (``0777 & ~umask``, readable by TF Serving under another user), and hidden folders a killed export
 left are removed by the next export to the same place (:mod:`depthnet.deploy.export_dirs`).
 ``assets/`` holds ``config.json``
@@ -48,7 +53,7 @@ import datetime
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import tensorflow as tf
@@ -58,6 +63,7 @@ from depthnet.data import pipeline as data
 from depthnet.data.decode import decode_tf
 from depthnet.deploy import export_dirs
 from depthnet.deploy.input_checks import check_encoded_sizes, check_images
+from depthnet.deploy.model_card import CARD_NAME, write_card
 from depthnet.inference import (
     IMAGES_SPEC,
     MAX_UPSCALE,
@@ -151,33 +157,33 @@ def serving_info(
         "working_size": list(working),
         "resize_rule": (
             f"x/255; inputs with more pixels than {REFERENCE_SIZE[0]}x{REFERENCE_SIZE[1]} first shrunk "
-            f"(antialiased) to that pixel count; bilinear (half-pixel, no antialias) to the working size "
+            f"(antialiased) to that pixel count; bilinear (half-pixel centres, no antialias) to the working size "
             f"= {working[0]}x{working[1]}'s pixel count at the input's aspect, sides rounded half-up to "
-            f"multiples of {SIZE_MULTIPLE}; network; depth bilinear back to the input size"
+            f"multiples of {SIZE_MULTIPLE}; network; depth bilinear (half-pixel, no antialias) back to the input size"
         ),
         "min_input_pixels": min_input_pixels(working),
         "max_upscale": MAX_UPSCALE,
         "precision": precision,
-        "checkpoint_path": checkpoint_path,
+        "checkpoint_path": os.path.abspath(checkpoint_path) if checkpoint_path else None,
         "model_dir": os.path.abspath(model_dir) if model_dir else None,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "tensorflow": tf.__version__,
     }
 
 
-def _is_saved_model_dir(path: str) -> bool:
-    return tf.saved_model.contains_saved_model(path)
+SAVED_MODEL_ENTRIES = ("saved_model.pb", "fingerprint.pb", "variables", "assets", CARD_NAME)
 
 
 def _check_target(export_dir: str) -> None:
     if os.path.exists(export_dir):
         if not os.path.isdir(export_dir):
             raise FileExistsError(f"export_dir {export_dir!r} exists and is a file; choose another path")
-        if os.listdir(export_dir) and not _is_saved_model_dir(export_dir):
+        if os.listdir(export_dir) and not tf.saved_model.contains_saved_model(export_dir):
             raise FileExistsError(
                 f"export_dir {export_dir!r} is a non-empty folder that is not a SavedModel; refusing to replace "
                 f"it -- choose a new or empty folder"
             )
+        export_dirs.check_replaceable(export_dir, SAVED_MODEL_ENTRIES)
 
 
 def export_saved_model(
@@ -186,11 +192,13 @@ def export_saved_model(
     metadata: Optional[dict[str, Any]] = None,
     working: Sequence[int] = WORKING_SIZE,
     verify: bool = True,
+    card_fn: Optional[Callable[[str], dict[str, Any]]] = None,
 ) -> str:
     """Writes the SavedModel of `model` to `export_dir` atomically (temporary sibling + rename).
 
     `metadata`: {asset file name: JSON-able content} stored under assets/ (e.g. 'config.json').
-    Returns the absolute export path.
+    `card_fn`: called with the finished temporary folder; its dict is written there as model.json
+    before the rename. Returns the absolute export path.
     """
     export_dir = os.path.abspath(export_dir)
     _check_target(export_dir)
@@ -211,14 +219,9 @@ def export_saved_model(
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         if verify:
             _smoke_test(tmp)
-        if os.path.exists(export_dir):
-            old = export_dirs.make_temp_dir(parent, base, "old")
-            os.rmdir(old)
-            os.rename(export_dir, old)
-            os.rename(tmp, export_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, export_dir)
+        if card_fn is not None:
+            write_card(tmp, card_fn(tmp))
+        export_dirs.replace_dir(tmp, export_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -254,10 +257,12 @@ def export_run(
     precision: str = "fp32",
     working: Optional[Sequence[int]] = None,
     verify: bool = True,
+    card_fn: Optional[Callable[[str], dict[str, Any]]] = None,
 ) -> str:
     """Restores a training run's checkpoint and exports it with its config and last evaluation.
 
-    `working` defaults to the run's own scale (``data.resize_for_crop`` of its training crop).
+    `working` defaults to the run's own scale (``data.resize_for_crop`` of its training crop);
+    `card_fn` as in :func:`export_saved_model`.
     """
     model, model_config = inference_model(model_dir, checkpoint, precision)
     working = tuple(working) if working is not None else data.resize_for_crop(model_config.input_size)
@@ -272,6 +277,6 @@ def export_run(
         if os.path.exists(eval_path):
             with open(eval_path, encoding="utf-8") as f:
                 metadata["eval_metrics.json"] = json.load(f)
-        return export_saved_model(model, export_dir, metadata, working, verify)
+        return export_saved_model(model, export_dir, metadata, working, verify, card_fn)
     finally:
         set_precision("fp32")

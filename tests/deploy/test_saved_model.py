@@ -19,7 +19,7 @@ from depthnet.inference import MAX_UPSCALE, InputError, Predictor, check_input_s
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """The CLI export of the shared tiny run: (export_dir, model_dir)."""
+    """The CLI export of the shared tiny run: (the SavedModel, export_dir/saved_model, model_dir)."""
     model_dir, _ = shared_tiny_run(tmp_path_factory)
     export_dir = tmp_path_factory.mktemp("exports") / "tiny"
     proc = _run(
@@ -27,7 +27,8 @@ def exported(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "serving_default" in proc.stdout
-    return str(export_dir), model_dir
+    assert os.listdir(export_dir) == ["saved_model"]  # each format in its own folder
+    return str(export_dir / "saved_model"), model_dir
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,23 @@ def test_export_holds_config_eval_and_serving_assets_and_no_temporaries(exported
     assert serving["working_size"] == [84, 124] and serving["min_input_pixels"] == min_input_pixels((84, 124)) == 163
     assert serving["checkpoint_path"].endswith("ckpt-2") and serving["precision"] == "fp32"
     siblings = os.listdir(os.path.dirname(export_dir))
-    assert siblings == ["tiny"], siblings  # no temporary directory left beside it
+    assert siblings == ["saved_model"], siblings  # no temporary directory left beside it
+    assert os.listdir(os.path.dirname(os.path.dirname(export_dir))) == ["tiny"]
+
+
+def test_the_saved_model_card_says_any_size_and_nothing_else(exported):
+    """Issue: the SavedModel's model.json said "any size (resized inside the graph)" and also "resize the image
+    to input_size [124,168] ... resize depth back"."""
+    card = _read_json(os.path.join(exported[0], "model.json"))
+    assert card["format"] == "saved_model" and card["signature"]["name"] == "serving_default"
+    assert card["input"]["shape"] == ["batch", "height", "width", 3] and "any height x width" in card["input"]["sizes"]
+    assert "input_size" not in card and "network_input_size" not in card and "other_sizes" not in card
+    assert "nothing else" in card["resize"]["before_the_model"] and card["resize"]["after_the_model"].startswith(
+        "nothing"
+    )
+    assert card["working_size"] == [84, 124] and card["input"]["sizes"].startswith("any height x width with 163 ")
+    text = json.dumps(card)
+    assert "resize the image to input_size" not in text and "antialiased when shrinking" not in text
 
 
 def test_fresh_process_loads_and_matches_keras_at_any_size(exported, keras_predictor, tmp_path):
