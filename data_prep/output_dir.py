@@ -1,10 +1,12 @@
 """The output folder: checked before anything is written, and write failures as one clear message.
 
 :func:`check_writable` runs after the inputs are listed and before the first write: a file standing
-where a folder must be, or a folder that cannot be written (read-only file system, no permission),
-is refused with what to do. :func:`translated` turns the errors of the writes themselves (a full
-disk, a quota, a folder made read-only midway; Python's ``OSError`` or TensorFlow's file errors)
-into an :class:`OutputError` saying that finished shards are kept and how to go on.
+where a folder must be, a folder that cannot be written (read-only file system, no permission), or a
+split folder that is a symbolic link (a replacement renames the split folder: it would rename the link
+and move the user's files out of its target) is refused with what to do. :func:`translated` turns the
+errors of the writes themselves (a full disk, a quota, a folder made read-only midway; Python's
+``OSError`` or TensorFlow's file errors) into an :class:`OutputError` saying that finished shards are
+kept and how to go on.
 """
 
 from __future__ import annotations
@@ -31,8 +33,21 @@ def _nearest_existing(path: str) -> str:
     return path
 
 
+def check_not_link(split_dir: str) -> None:
+    """Refuses a split folder that is a symbolic link (the output folder above it may be one)."""
+    if os.path.islink(split_dir):
+        real, split = os.path.realpath(split_dir), os.path.basename(os.path.abspath(split_dir))
+        same_name = os.path.basename(real) == split
+        instead = f"pass --output_dir={os.path.dirname(real)}" if same_name else "link the output folder instead"
+        raise OutputError(
+            f"{split_dir} is a symbolic link (to {real}); depthnet-prepare replaces a split folder by renaming it, "
+            f"which would move your files out of the link's target: {instead}, or remove the link"
+        )
+
+
 def check_writable(output_dir: str, split_dir: str) -> None:
-    """Refuses a split folder that cannot be created or written, before anything is written."""
+    """Refuses a split folder that cannot be created or written, or is a link, before anything is written."""
+    check_not_link(split_dir)
     path = os.path.abspath(split_dir)
     existing = _nearest_existing(path)
     if not os.path.isdir(existing):

@@ -140,7 +140,7 @@ def encoded(
             else:
                 yield item, _info(result), encode_frame(result)
         return
-    pool = worker_pool(workers)
+    pool = worker_pool(workers, imports_tensorflow=True)
     pending: collections.deque = collections.deque()
     try:
         for item, result in stream:

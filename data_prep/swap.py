@@ -11,6 +11,9 @@ then files the user kept in the old folder (not ours) move into the new one and 
 deleted. A run killed between the renames is repaired by the next run (:func:`recover`): the old
 split is put back, or the swap finished. The old conversion is never deleted before the new one is
 complete, so a failed or killed re-run leaves it as it was (which needs the disk space of both).
+Nothing is ever moved out of, or deleted through, a symbolic link: a linked split folder is refused
+(:func:`data_prep.output_dir.check_not_link`), and so is a ``.<split>.replaced`` link that an older
+version left behind.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import shutil
 from collections.abc import Iterable
 
 from data_prep import shards
+from data_prep.output_dir import OutputError, check_not_link
 
 log = logging.getLogger("depthnet.prepare")
 
@@ -66,8 +70,18 @@ def link_shards(src: str, dst: str, shard_names: Iterable[str]) -> None:
                 shutil.copy2(os.path.join(src, name), target)
 
 
+def _refuse_link(old: str) -> None:
+    if os.path.islink(old):
+        raise OutputError(
+            f"{old} is a symbolic link (to {os.path.realpath(old)}), left by an older depthnet-prepare that replaced "
+            "a linked split folder; nothing is moved out of or deleted through it: check the files of its target, "
+            f"then remove the link (rm {old}) and re-run"
+        )
+
+
 def _finish(split_dir: str, old: str) -> None:
     """Moves what the user kept in the old split folder into the new one, then deletes the old folder."""
+    _refuse_link(old)
     ours = set(shards.our_files(old, os.path.basename(os.path.abspath(split_dir))))
     for entry in os.listdir(old):
         if entry not in ours and not os.path.lexists(os.path.join(split_dir, entry)):
@@ -77,6 +91,7 @@ def _finish(split_dir: str, old: str) -> None:
 
 def replace(split_dir: str, staging: str) -> None:
     """Puts the complete split in `staging` in place of `split_dir` (two renames)."""
+    check_not_link(split_dir)
     old = replaced_dir(split_dir)
     if os.path.lexists(old):
         recover(split_dir)
@@ -91,6 +106,7 @@ def replace(split_dir: str, staging: str) -> None:
 def recover(split_dir: str) -> None:
     """Repairs a swap interrupted between its renames: the old split back, or the swap finished."""
     old = replaced_dir(split_dir)
+    _refuse_link(old)
     if not os.path.isdir(old):
         return
     if not os.path.lexists(split_dir):

@@ -7,6 +7,9 @@ Here every worker asks the kernel to kill it when its parent dies (Linux ``PR_SE
 also polls its parent id (every other POSIX system, and a parent that died before the request), so
 it exits within a second of its parent. Once the workers are gone the resource tracker reads
 end-of-file and exits too. Workers ignore SIGINT: the parent handles Ctrl-C and shuts the pool down.
+A pool whose workers import TensorFlow (``imports_tensorflow=True``: the PNG encoders) runs
+:data:`TENSORFLOW_IMPORT` first in each, when a tool set it: ``depthnet-prepare`` sets its quiet import,
+so the workers' TensorFlow C++ start-up lines do not reach the terminal either.
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Optional
 
 PARENT_POLL_SECONDS = 0.5
 _PR_SET_PDEATHSIG = 1
+# Run first in each worker of a pool that imports TensorFlow (picklable: a module-level function).
+TENSORFLOW_IMPORT: Optional[Callable[[], None]] = None
 
 
 def _request_death_signal() -> None:
@@ -50,13 +57,21 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="watch-parent", daemon=True).start()
 
 
-def pool(workers: int) -> ProcessPoolExecutor:
-    """`workers` spawned processes that die with this one."""
+def _start(parent_pid: int, setup: Optional[Callable[[], None]]) -> None:
+    die_with_parent(parent_pid)
+    if setup is not None:
+        setup()
+
+
+def pool(workers: int, imports_tensorflow: bool = False) -> ProcessPoolExecutor:
+    """`workers` spawned processes that die with this one (running :data:`TENSORFLOW_IMPORT` first in each
+    with `imports_tensorflow`)."""
     import multiprocessing
 
+    setup = TENSORFLOW_IMPORT if imports_tensorflow else None
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=die_with_parent,
-        initargs=(os.getpid(),),
+        initializer=_start,
+        initargs=(os.getpid(), setup),
     )

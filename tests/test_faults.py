@@ -68,6 +68,33 @@ FS = test_faults_serving.py, FT = test_faults_train.py):
     before: hint `--split=data`
     after: `--data_dir=<root>/test`
     test: FT::test_eval_on_the_data_root_suggests_a_real_split
+
+Issue 26, items 6, 8, 9 (parts), 10 (D = tests/data, P = tests/data_prep, C = tests/cli, E = tests/evaluation):
+- 6: 10000x10000 PNG (316 KB) / WebP (4 KB) / JPEG / GIF / TIFF / BMP header to predict's and prepare's decoder
+    before: decoded (peak 1.0-1.8 GB in predict's decode, 1.6-2.4 GB in prepare, which never refused it)
+    after: refused from the header, peak ~40 MB
+    test: D/test_decode_limits.py::test_a_huge_image_is_refused_from_its_header_by_predict_and_prepare
+- 6: 10000x10000 WebP, a GIF frame over its screen, 270 MP of GIF frames, animated WebP, TIFF to serving_bytes
+    before: decoded (+4.0 GB for the WebP and the GIF), served, the process aborted (heap corruption), TF's
+        "Unknown image file format"
+    after: refused from the headers (+~30 MB), one message each
+    test: FS::test_serving_bytes_refuses_huge_webp_gif_and_unread_formats_from_their_headers
+- 8: manifest lists ../outside/x.tfrecord (right sha256), or num_frames=-1, depth_scale=0, ...
+    before: verified and read; taken
+    after: one error naming the manifest
+    test: D/test_manifest.py
+- 9: symlinked split folder + --overwrite (or an input changed)
+    before: the user's files moved out of the link target, `Cannot call rmtree on a symbolic link` on every run
+    after: refused, nothing moved; a `.<split>.replaced` link left by the old code is refused too
+    test: P/test_linked_split.py
+- 9: 8-bit PNG predictions to depthnet-eval --predictions
+    before: read as value x 257 and scored (abs_rel 2.1)
+    after: one line: a depth PNG must be 16-bit single-channel
+    test: E/test_scoring.py::test_8_bit_and_colour_png_predictions_are_refused_from_their_header
+- 10: depthnet-prepare's stderr
+    before: TF C++ start-up lines (flag definition imported TF; each --workers process too) and absl prefixes
+    after: only `depthnet-prepare: ...` lines unless --verbose; `common.quiet_native_stderr(patterns)`
+    test: P/test_cli.py::test_stderr_holds_only_the_tools_own_lines_unless_verbose, C/test_common.py
 """
 
 import json

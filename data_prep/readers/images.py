@@ -7,7 +7,8 @@ import os
 import numpy as np
 
 from data_prep.readers.base import DEPTH_ENCODINGS, BadInputError
-from depthnet.data.decode import exif_orientation, pil_to_rgb
+from depthnet.data.decode import check_pixels, exif_orientation, open_image, pil_to_rgb
+from depthnet.errors import InputError
 
 # NYU raw Kinect disparity -> metres (NYU toolbox depth_rel2depth_abs / Open3D CreateRGBDImageFromNYUFormat).
 KINECT_INVALID = 2047
@@ -26,13 +27,16 @@ _DEPTH_BITS = {
 
 
 def _open_image(path: str):
+    """The decoded PIL image of `path`; refused before decoding when its header says it is over the size limit."""
     from PIL import Image
 
     if not os.path.exists(path):
         raise BadInputError(path, "file does not exist")
     try:
-        img = Image.open(path)
+        img = open_image(path)
         img.load()
+    except InputError as e:
+        raise BadInputError(path, str(e)) from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise BadInputError(path, f"cannot decode image ({type(e).__name__}: {e})") from e
     return img
@@ -115,6 +119,9 @@ def read_nyu_raw_pgm(path: str) -> np.ndarray:
         raise BadInputError(path, "not a binary PGM (expected a 'P5 <width> <height> <maxval>' header)")
     try:
         width, height, maxval = (int(t) for t in tokens[1:])
+        check_pixels(height, width)
+    except InputError as e:
+        raise BadInputError(path, str(e)) from None
     except ValueError as e:
         raise BadInputError(path, f"bad PGM header {b' '.join(tokens)!r}") from e
     if maxval < 256:

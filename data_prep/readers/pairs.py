@@ -20,6 +20,7 @@ from data_prep.readers.base import (
     require_input,
 )
 from data_prep.readers.images import read_depth, read_depth_u16, read_rgb, sunrgbd_to_metres
+from depthnet.data.decode import open_image
 from depthnet.data.records import Frame
 
 RGB_EXTS = (".png", ".jpg", ".jpeg", ".ppm", ".bmp")
@@ -56,9 +57,7 @@ def _role(path: str) -> Optional[str]:
     if ext in (".pgm", ".tif", ".tiff"):
         return "depth"
     try:
-        from PIL import Image
-
-        with Image.open(path) as img:
+        with open_image(path) as img:  # the header only (a huge one is refused later, by read_rgb, naming it)
             return "depth" if img.mode.startswith("I") else "rgb"
     except Exception:
         return "rgb"

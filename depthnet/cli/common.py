@@ -13,13 +13,15 @@ every flag (absl's too); both on stdout, exit status 0.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Optional
+from collections.abc import Callable, Iterator, Sequence
+from typing import Optional, Union
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -108,34 +110,67 @@ _STARTUP_CHATTER = re.compile(
 )
 
 
-def import_tensorflow_quietly() -> None:
-    """Imports TensorFlow and finds its devices with its C++ start-up chatter held back (other lines pass)."""
-    if "tensorflow" in sys.modules:
-        return
+@contextlib.contextmanager
+def quiet_native_stderr(patterns: Union[str, re.Pattern, Sequence[Union[str, re.Pattern]]]) -> Iterator[None]:
+    """Holds back, inside the block, the stderr lines (of C/C++ code too: file descriptor 2 is redirected) that
+    match one of `patterns` (`re.match`, at the line's start); the other lines are written out after the block.
+
+        with common.quiet_native_stderr(r"INFO: Created TensorFlow Lite XNNPACK delegate"):
+            interpreter = Interpreter(model_path=path)
+    """
+    if isinstance(patterns, (str, re.Pattern)):
+        patterns = [patterns]
+    compiled = [re.compile(p) for p in patterns]
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:
         os.dup2(capture.fileno(), 2)
         try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
+            yield
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
             lines = capture.read().decode("utf-8", "replace").splitlines()
-            kept = [line for line in lines if not _STARTUP_CHATTER.match(line)]
+            kept = [line for line in lines if not any(p.match(line) for p in compiled)]
             if kept:
                 print("\n".join(kept), file=sys.stderr, flush=True)
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow and finds its devices with its C++ start-up chatter held back (other lines pass).
+
+    Also the initializer of depthnet-prepare's encoding processes (:data:`data_prep.workers.TENSORFLOW_IMPORT`)."""
+    if "tensorflow" in sys.modules:
+        return
+    with quiet_native_stderr(_STARTUP_CHATTER):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+
+class _ToolLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"{tool_name()}: {level}{record.getMessage()}"
+
+
+def log_to_stderr(logger_name: str, level: int = logging.INFO) -> None:
+    """The records of logger `logger_name` from `level` up as `<tool>: <message>` lines on stderr
+    (`<tool>: warning: <message>` from WARNING up), instead of absl's `I1204 18:43:59.298 ... file.py:184]`."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(h.formatter, _ToolLines) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_ToolLines())
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
 
 
 def _quiet_tensorflow() -> None:
     """Without --verbose: no C++ start-up lines, and absl / TensorFlow Python logs from WARNING up only
     (e.g. no `functional_saver.py ... Sharding callback duration` INFO line at each checkpoint)."""
-    import logging
-
     from absl import logging as absl_logging
 
     if not flags.FLAGS.verbose:

@@ -20,7 +20,6 @@ SIGTERM (finished shards are kept either way: re-run the same command to resume)
 from __future__ import annotations
 
 import dataclasses
-import logging
 import signal
 import sys
 
@@ -143,13 +142,16 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main(argv) -> int:
+    from data_prep import workers
     from data_prep.prepare import prepare
 
     common.no_extra_args(argv)
     opts = options_from_flags(FLAGS)
     check_flags(opts)
     signal.signal(signal.SIGTERM, _on_sigterm)  # unwinds like Ctrl-C: temporaries removed, workers stopped
-    logging.getLogger("depthnet.prepare").setLevel(logging.INFO)
+    common.log_to_stderr("depthnet.prepare")  # `depthnet-prepare: ...` lines, not absl's prefixed ones
+    if not FLAGS.verbose:  # the encoding workers' TensorFlow start-up lines held back too
+        workers.TENSORFLOW_IMPORT = common.import_tensorflow_quietly
     prepare(opts)
     return 0
 

@@ -1,6 +1,7 @@
 """Checks of prepared data before training or evaluation reads it, and errors that name the shard.
 
-- :func:`check_splits`: every split's manifest is there and lists existing shards; with
+- :func:`check_splits`: every split's manifest is there, passes :func:`records.check_manifest` (shards
+  inside the split folder, numbers in range) and lists existing shards; with
   `verify='on'` each shard's sha256 is compared with the manifest once, before the first epoch
   (hashing reads every byte once: ~1-2 s per GB; `verify='off'` for huge sets).
 - :class:`NamedReadErrors`: wraps a dataset so that a read or decode error of the pipeline (which
@@ -39,9 +40,11 @@ def sha256_of(path: str) -> str:
 
 def verify_split(split_dir: str) -> int:
     """Compares every shard's sha256 with the manifest; returns the number of shards checked."""
-    manifest = records.read_manifest(split_dir)
+    manifest = records.read_manifest(split_dir)  # every shard inside split_dir
     for shard in manifest["shards"]:
         path = os.path.join(split_dir, shard["file"])
+        if not os.path.isfile(path):  # a folder, or a link to a FIFO or a device, which hashing would never finish
+            raise DataIntegrityError(f"shard {path} is not a regular file; re-run depthnet-prepare for this split")
         expected = str(shard.get("sha256") or "")
         actual = sha256_of(path)
         if actual != expected:

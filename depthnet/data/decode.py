@@ -15,18 +15,67 @@ reaches the network as the same pixels in training, evaluation, prediction and s
   the pixels in stored order: clients send upright images (`tests/data/test_decode.py` bounds the difference to
   exactly that transpose). `depthnet-prepare` refuses an RGB file with a rotating EXIF tag, since its depth
   map is stored unrotated.
+- Size: an image over :data:`MAX_INPUT_PIXELS` pixels is refused from its header, before it is decoded
+  (:func:`open_image`: Pillow reads PNG/JPEG/WebP/GIF/BMP/TIFF headers lazily), so a small file that would
+  decode to gigabytes costs nothing. The serving graph does the same in :mod:`depthnet.deploy.input_checks`.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
+from typing import IO, Optional, Union
 
 import numpy as np
 
-__all__ = ["EXIF_ORIENTATION", "composite_on_white", "decode_bytes", "decode_tf", "exif_orientation", "pil_to_rgb"]
+from depthnet.errors import InputError
+
+__all__ = [
+    "EXIF_ORIENTATION", "MAX_INPUT_PIXELS", "check_pixels", "composite_on_white", "decode_bytes", "decode_tf",
+    "exif_orientation", "open_image", "pil_to_rgb", "too_large_message",
+]  # fmt: skip
 
 EXIF_ORIENTATION = 0x0112
 JPEG_DCT_METHOD = "INTEGER_ACCURATE"  # = libjpeg's JDCT_ISLOW, Pillow's default
+# THE input limit (e.g. 6000x8000), re-exported as depthnet.inference.MAX_INPUT_PIXELS; defined here, in the
+# data layer, so that the decoders of predict and prepare (which never import TensorFlow) apply it too.
+MAX_INPUT_PIXELS = 48_000_000
+
+
+def too_large_message(what: str = "image") -> str:
+    """`<what> too large: at most 48000000 pixels (...)`: the one wording of the limit."""
+    return (
+        f"{what} too large: at most {MAX_INPUT_PIXELS} pixels (e.g. 6000x8000, "
+        "depthnet.inference.MAX_INPUT_PIXELS); shrink it before sending it"
+    )
+
+
+def check_pixels(height: int, width: int, name: Optional[str] = None) -> None:
+    """Raises InputError (naming `name`, if given) when a `height` x `width` image is over :data:`MAX_INPUT_PIXELS`."""
+    if int(height) * int(width) > MAX_INPUT_PIXELS:
+        raise InputError(
+            f"{f'{name!r}' if name else 'image'} is {height}x{width} = {int(height) * int(width)} pixels (read from "
+            f"its header, not decoded): {too_large_message()}"
+        )
+
+
+def open_image(source: Union[str, IO[bytes]], name: Optional[str] = None):
+    """A PIL image with only its header read, refused (InputError naming `name`) when over the size limit.
+
+    Pillow's own decompression-bomb warning is held back (this check is the stricter one), and its error (over
+    ~179 MP) becomes the same InputError. Other read errors pass unchanged; call ``.load()`` to decode.
+    """
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(source)
+        except Image.DecompressionBombError as e:
+            raise InputError(f"{f'{name!r}: ' if name else ''}{e}: {too_large_message()}") from None
+    width, height = image.size
+    check_pixels(height, width, name)
+    return image
 
 
 def composite_on_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -91,12 +140,13 @@ def pil_to_rgb(image, name: str = "image") -> np.ndarray:
 
 
 def decode_bytes(data: bytes, name: str = "image") -> np.ndarray:
-    """Encoded image bytes -> uint8 H x W x 3 RGB (Pillow; :func:`pil_to_rgb`). ValueError names `name`."""
-    from PIL import Image
-
+    """Encoded image bytes -> uint8 H x W x 3 RGB (Pillow; :func:`pil_to_rgb`). ValueError names `name`
+    (InputError, before decoding, for an image over :data:`MAX_INPUT_PIXELS`)."""
     try:
-        image = Image.open(io.BytesIO(data))
+        image = open_image(io.BytesIO(data), name)  # refused from the header when too large
         image.load()  # decode now: truncated/corrupt data fails here, not later
+    except InputError:
+        raise
     except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, zlib.error, ...
         raise ValueError(
             f"cannot read {name!r} as an image ({type(e).__name__}: {e}); "
@@ -106,7 +156,8 @@ def decode_bytes(data: bytes, name: str = "image") -> np.ndarray:
 
 
 def decode_tf(data):
-    """In a TF graph: one encoded JPEG/PNG/BMP/GIF string -> uint8 [H, W, 3] by the same rule (no EXIF)."""
+    """In a TF graph: one encoded JPEG/PNG/WebP/BMP/GIF string -> uint8 [H, W, 3] by the same rule (no EXIF); its
+    size is checked from the header first by depthnet.deploy.input_checks.check_encoded_sizes."""
     import tensorflow as tf
 
     def jpeg() -> tf.Tensor:

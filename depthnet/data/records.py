@@ -15,19 +15,27 @@ Each example holds the full-resolution frame, losslessly:
 - ``scene``, ``frame``: bytes, where the frame came from (for sampling and debugging).
 
 The manifest (``manifest.json``) records source, split, frame count, depth unit and a sha256 per
-shard; :func:`read_manifest` checks it and says what to do when something is missing.
+shard; :func:`read_manifest` checks it and says what to do when something is missing. A manifest is
+data a user may have been handed: every shard it lists must lie inside its split folder (a relative
+path that does not climb out: ``../outside/x.tfrecord`` and ``/abs/x.tfrecord`` are refused) and
+every number in it is range-checked (:func:`check_manifest`), each failure one :class:`ManifestError`
+naming the file. TensorFlow is imported only by the functions that encode or parse examples.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
 
 from depthnet.data.frame import Frame  # noqa: F401  (records.Frame: the frame type the shards hold)
+from depthnet.errors import InputError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 MANIFEST_NAME = "manifest.json"
 DEFAULT_DEPTH_SCALE = 1000.0  # millimetres
@@ -35,18 +43,28 @@ MAX_STORED_VALUE = 65535
 PNG_COMPRESSION = 1  # zlib level: ~8x faster to write than the default, ~15% larger, still lossless
 
 
-FEATURES = {
-    "rgb": tf.io.FixedLenFeature([], tf.string),
-    "depth": tf.io.FixedLenFeature([], tf.string),
-    "depth_scale": tf.io.FixedLenFeature([], tf.float32),
-    "height": tf.io.FixedLenFeature([], tf.int64),
-    "width": tf.io.FixedLenFeature([], tf.int64),
-    "scene": tf.io.FixedLenFeature([], tf.string, default_value=b""),
-    "frame": tf.io.FixedLenFeature([], tf.string, default_value=b""),
-}
+class ManifestError(InputError):
+    """A manifest.json that cannot be trusted (unreadable, a shard outside its folder, a number out of range)."""
+
+
+def example_features() -> dict[str, Any]:
+    """The `tf.io.parse_single_example` features of one shard example."""
+    import tensorflow as tf
+
+    return {
+        "rgb": tf.io.FixedLenFeature([], tf.string),
+        "depth": tf.io.FixedLenFeature([], tf.string),
+        "depth_scale": tf.io.FixedLenFeature([], tf.float32),
+        "height": tf.io.FixedLenFeature([], tf.int64),
+        "width": tf.io.FixedLenFeature([], tf.int64),
+        "scene": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+        "frame": tf.io.FixedLenFeature([], tf.string, default_value=b""),
+    }
 
 
 def _bytes(value: bytes) -> tf.train.Feature:
+    import tensorflow as tf
+
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
 
@@ -67,6 +85,8 @@ def encode_example(
     frame: str = "",
 ) -> bytes:
     """Serialises one RGB-D frame. `rgb` is uint8 HxWx3, `depth_m` is HxW metres (0/NaN = invalid)."""
+    import tensorflow as tf
+
     rgb = np.asarray(rgb)
     depth_m = np.asarray(depth_m)
     if rgb.dtype != np.uint8:
@@ -96,7 +116,9 @@ def encode_example(
 
 def parse_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
     """Graph-friendly parse: {'rgb': uint8 [H,W,3], 'depth': float32 [H,W,1] metres (0 invalid), 'scene', 'frame'}."""
-    ex = tf.io.parse_single_example(serialized, FEATURES)
+    import tensorflow as tf
+
+    ex = tf.io.parse_single_example(serialized, example_features())
     rgb = tf.io.decode_png(ex["rgb"], channels=3, dtype=tf.uint8)
     stored = tf.io.decode_png(ex["depth"], channels=1, dtype=tf.uint16)
     depth = tf.cast(stored, tf.float32) / ex["depth_scale"]
@@ -111,8 +133,83 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
 
 
+def _count(value: Any, what: str) -> str:
+    """'' when `value` is an int >= 0 (not a bool), else what is wrong with it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return f"{what} must be a whole number >= 0, got {value!r}"
+    return ""
+
+
+def _shard_problem(shard: Any, index: int) -> str:
+    """'' for a usable shard entry, else what is wrong with it."""
+    if not isinstance(shard, dict):
+        return f"shards[{index}] must be an object with a 'file', got {shard!r}"
+    name = shard.get("file")
+    if not isinstance(name, str) or not name.strip() or "\0" in name:
+        return f"shards[{index}].file must be a file name, got {name!r}"
+    normal = os.path.normpath(name.replace("\\", "/"))
+    if os.path.isabs(name) or normal == "." or normal.split(os.sep)[0] == "..":
+        return f"shard {name!r} lies outside the split folder (a shard must be a file inside it)"
+    for key in ("num_frames", "bytes"):
+        if key in shard and _count(shard[key], key):
+            return f"shard {name!r}: " + _count(shard[key], key)
+    if "sha256" in shard and not isinstance(shard["sha256"], (str, type(None))):
+        return f"shard {name!r}: sha256 must be a string, got {shard['sha256']!r}"
+    return ""
+
+
+def _numbers_problem(manifest: dict[str, Any]) -> str:
+    """'' when the manifest's top-level numbers are in range, else the first that is not."""
+    for key in ("num_frames", "skipped_bad", "num_scenes"):
+        if key in manifest and _count(manifest[key], key):
+            return _count(manifest[key], key)
+    scale = manifest.get("depth_scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+        return f"depth_scale must be a positive number, got {scale!r}"
+    size = manifest.get("frame_size")
+    if size is not None and not (
+        isinstance(size, list) and len(size) == 2 and all(not _count(v, "") and v > 0 for v in size)
+    ):
+        return f"frame_size must be [height, width] of positive whole numbers, got {size!r}"
+    scenes = manifest.get("scenes", [])
+    if not isinstance(scenes, list) or not all(isinstance(v, str) for v in scenes):
+        return "scenes must be a list of scene names"
+    return ""
+
+
+def check_manifest(manifest: Any, path: str) -> dict[str, Any]:
+    """`manifest` when every shard lies inside its folder and every number is in range; ManifestError naming
+    `path` (and what to do) otherwise."""
+    if not isinstance(manifest, dict):
+        problem = f"it holds a {type(manifest).__name__}, not a manifest object"
+    elif not isinstance(manifest.get("shards", []), list):
+        problem = "shards must be a list"
+    else:
+        shards = manifest.get("shards", [])
+        problem = _numbers_problem(manifest) or next(
+            (p for p in (_shard_problem(s, i) for i, s in enumerate(shards)) if p), ""
+        )
+        counts = [s.get("num_frames") for s in shards]
+        if not problem and shards and None not in counts and sum(counts) != manifest.get("num_frames"):
+            problem = f"num_frames {manifest.get('num_frames')!r} is not the sum of its shards' ({sum(counts)})"
+    if problem:
+        raise ManifestError(f"{path} is not a usable manifest: {problem}; re-run depthnet-prepare for this split")
+    return manifest
+
+
+def _load_manifest(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ManifestError(
+            f"{path} is not a usable manifest: not valid JSON ({e}); re-run depthnet-prepare for this split"
+        ) from None
+
+
 def read_manifest(split_dir: str) -> dict[str, Any]:
-    """Loads and checks `<split_dir>/manifest.json`; raises with a hint when the split is missing or empty."""
+    """Loads and checks `<split_dir>/manifest.json` (:func:`check_manifest`); raises with a hint when the
+    split is missing or empty."""
     path = os.path.join(split_dir, MANIFEST_NAME)
     if not os.path.exists(path):
         raise FileNotFoundError(
@@ -120,10 +217,9 @@ def read_manifest(split_dir: str) -> dict[str, Any]:
             f"`depthnet-prepare --source=synthetic --output_dir={os.path.dirname(split_dir) or '.'} "
             f"--split={os.path.basename(split_dir)}`."
         )
-    with open(path, encoding="utf-8") as f:
-        manifest = json.load(f)
+    manifest = check_manifest(_load_manifest(path), path)
     if not manifest.get("shards") or not manifest.get("num_frames"):
-        raise ValueError(f"{path} lists no frames; re-run depthnet-prepare for this split.")
+        raise ManifestError(f"{path} lists no frames; re-run depthnet-prepare for this split.")
     missing = [s["file"] for s in manifest["shards"] if not os.path.exists(os.path.join(split_dir, s["file"]))]
     if missing:
         raise FileNotFoundError(f"{path} lists shards that are missing: {missing[:3]}; re-run depthnet-prepare.")
@@ -131,6 +227,6 @@ def read_manifest(split_dir: str) -> dict[str, Any]:
 
 
 def shard_paths(split_dir: str) -> list[str]:
-    """Absolute paths of a prepared split's shards, in manifest order."""
+    """Paths of a prepared split's shards, in manifest order (each inside `split_dir`: :func:`read_manifest`)."""
     manifest = read_manifest(split_dir)
     return [os.path.join(split_dir, s["file"]) for s in manifest["shards"]]

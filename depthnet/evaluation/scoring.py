@@ -19,23 +19,26 @@ A file that would match two frames, or two files that match one frame, are refus
 without a file (the error names them and what was looked for). Files named only by position (``00000.png``,
 ``00001.png``, ...) pair only through a file list (``order='sorted'`` with ``file_list``): its i-th line names,
 by its first word, the frame of the i-th file in natural name order (BTS's test list is such a list), and each
-listed name must match a frame by name as above. A file is a 16-bit PNG of depth in ``1/png_scale`` metres
-(1000 = millimetres, what BTS writes for NYU) or a ``.npy`` array of metres (H x W or H x W x 1). Predictions
-of any size are scored by :func:`depthnet.evaluation.evaluate.evaluate_predictor` as a model's are (resize,
-clip, metrics); flip TTA, the input modes and prediction rounding are the predicting system's business and are
-refused here.
+listed name must match a frame by name as above. A file is a 16-bit single-channel PNG of depth in
+``1/png_scale`` metres (1000 = millimetres, what BTS writes for NYU; 8-bit and colour PNGs are refused from
+their header: an 8-bit value would be read as value x 257) or a ``.npy`` array of metres (H x W or
+H x W x 1). Predictions of any size are scored by :func:`depthnet.evaluation.evaluate.evaluate_predictor`
+as a model's are (resize, clip, metrics); flip TTA, the input modes and prediction rounding are the predicting
+system's business and are refused here.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import struct
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 import numpy as np
 import tensorflow as tf
 
+from depthnet.data.decode import check_pixels
 from depthnet.errors import DepthNetError
 from depthnet.evaluation.evaluate import evaluate_predictor
 from depthnet.evaluation.protocol import Protocol
@@ -55,6 +58,8 @@ _NAME_EXTS = (".png", ".npy", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", "
 _NYU_SCENE = re.compile(r"(.+?)_\d{4}[a-z]?")  # NYU scene names: <sceneType>_<4 digits>[letter]
 _BTS_INDEX = re.compile(r"_(rgb_\d{5})$")  # bts_test.py: <sceneType>_rgb_<index:05d>.png
 _SHOWN = 5  # names quoted in an error
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOURS = {0: "grey", 2: "RGB", 3: "palette", 4: "grey + alpha", 6: "RGBA"}
 
 
 class PredictionsError(DepthNetError):
@@ -215,8 +220,33 @@ def match_predictions(
     return _pair_by_list(files, names, read_file_list(file_list))
 
 
+def check_png_header(path: str) -> None:
+    """Refuses, from its IHDR, a PNG prediction that is not 16-bit single-channel or is over the size limit."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except OSError as e:
+        raise PredictionsError(f"{path}: cannot read the prediction ({type(e).__name__}: {e})") from e
+    if len(head) < 26 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        return  # not a PNG: the decoder says so
+    width, height = struct.unpack(">II", head[16:24])
+    bits, colour = head[24], head[25]
+    if bits != 16 or colour != 0:
+        kind = f"{bits}-bit {_PNG_COLOURS.get(colour, f'colour type {colour}')}"
+        raise PredictionsError(
+            f"{path}: a depth PNG must be 16-bit single-channel (value / png_scale = metres), this one is {kind} "
+            "(an 8-bit value would be read as value x 257); write 16-bit PNGs (e.g. uint16 millimetres) or .npy metres"
+        )
+    try:
+        check_pixels(height, width, path)
+    except ValueError as e:
+        raise PredictionsError(str(e)) from None
+
+
 def load_prediction(path: str, png_scale: float = 1000.0) -> np.ndarray:
-    """float32 H x W metres from a 16-bit PNG (value / png_scale) or a .npy array of metres."""
+    """float32 H x W metres from a 16-bit single-channel PNG (value / png_scale) or a .npy array of metres."""
+    if not path.lower().endswith(".npy"):
+        check_png_header(path)
     try:
         if path.lower().endswith(".npy"):
             pred = np.load(path).astype(np.float32)

@@ -3,7 +3,7 @@
 import re
 import sys
 
-from helpers import random_frames, run_cli
+from helpers import REPO, random_frames, run_cli
 
 from data_prep import write_frames
 
@@ -34,3 +34,21 @@ def test_training_tool_prints_no_startup_or_checkpoint_chatter_unless_verbose(tm
     verbose = run_cli(args + [f"--model_dir={tmp_path / 'verbose'}", "--verbose"])
     assert verbose.returncode == 0, verbose.stderr[-3000:]
     assert "Sharding callback duration" in verbose.stderr and "absl::InitializeLog" in verbose.stderr
+
+
+def test_quiet_native_stderr_holds_back_matching_lines_of_c_code_and_keeps_the_others():
+    """Issue 26 item 10: LiteRT's C++ `INFO: Created TensorFlow Lite XNNPACK delegate for CPU.` is written to file
+    descriptor 2, past sys.stderr; the context manager filters it and passes every other line, in order."""
+    import subprocess
+
+    code = (
+        "import os, re, sys\n"
+        "from depthnet.cli.common import quiet_native_stderr\n"
+        "with quiet_native_stderr([r'INFO: Created TensorFlow Lite XNNPACK delegate', re.compile(r'I\\d{4} ')]):\n"
+        "    os.write(2, b'INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\nkeep: one\\n')\n"
+        "    os.write(2, b'I0000 00:00:1796409836.360094   30585 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "    print('keep: two', file=sys.stderr)\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and res.stderr == "keep: one\nkeep: two\nafter\n", res.stderr

@@ -1,6 +1,7 @@
 """THE decoding rule (depthnet.data.decode): one file -> the same pixels in prepare (training/eval shards), predict and
 serving_bytes, for JPEG (every subsampling, progressive, grey), PNG (RGB, RGBA, LA, grey, 16-bit, palette with
-transparency), BMP and GIF; EXIF orientation is the one documented difference of serving_bytes."""
+transparency), BMP, GIF and WebP (lossless and lossy); EXIF orientation is the one documented difference of
+serving_bytes."""
 
 import numpy as np
 import pytest
@@ -39,6 +40,8 @@ FILES = {
     "palette_transparent.png": _palette_with_transparency(),
     "rgb.bmp": (Image.fromarray(RGB), {}),
     "rgb.gif": (Image.fromarray(RGB).convert("P"), {}),
+    "rgb_lossless.webp": (Image.fromarray(RGB), {"lossless": True}),
+    "rgb_lossy.webp": (Image.fromarray(RGB), {"quality": 80}),
 }
 
 

@@ -73,3 +73,28 @@ def test_options_from_flags_maps_every_field():
     assert res.returncode == 0, res.stderr[-2000:]
     expected = Options(source="pairs", output_dir="/tmp/x", num_shards=3, progress=False)
     assert res.stdout.strip().splitlines()[-1] == repr(expected)
+
+
+def test_stderr_holds_only_the_tools_own_lines_unless_verbose(small_pairs, tmp_path):
+    """Issue 26 item 10: no TensorFlow C++ start-up lines (of this process or of its --workers) and no absl
+    prefixes: each stderr line is `depthnet-prepare: ...`. Before: the oneDNN / cuda / cuInit lines of the
+    import at flag definition, of each worker, and `I1204 18:43:59.298146 ... plan.py:184] ...`."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user runs it
+    cmd = [sys.executable, "-m", "depthnet.cli.prepare", "--source=pairs", f"--input={small_pairs}", "--split=test",
+           "--num_shards=2", "--noprogress", "--workers=2"]  # fmt: skip
+    quiet = subprocess.run(cmd + [f"--output_dir={tmp_path / 'a'}"], cwd=REPO, env=env, capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    lines = quiet.stderr.splitlines()
+    assert lines and all(line.startswith("depthnet-prepare: ") for line in lines), quiet.stderr[-3000:]
+    assert "10 frames listed, 10 selected -> 2 shard(s)" in quiet.stderr
+    verbose = subprocess.run(cmd + [f"--output_dir={tmp_path / 'b'}", "--verbose"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert verbose.returncode == 0 and "absl::InitializeLog" in verbose.stderr  # what the default holds back
+
+
+def test_defining_the_flags_imports_no_tensorflow():
+    """--help and flag errors come before TensorFlow (whose import, ~2 s, printed its C++ start-up lines)."""
+    code = "import sys; from depthnet.cli import prepare as p; p.define_flags(); print('tensorflow' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.split() == ["False"], res.stderr[-2000:]

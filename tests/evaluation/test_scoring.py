@@ -177,3 +177,19 @@ def test_unreadable_or_misshapen_prediction_is_named(tmp_path):
         load_prediction(str(tmp_path / "b.npy"))
     with pytest.raises(PredictionsError, match="does not exist"):
         score_predictions(str(tmp_path / "nothing"), [], Protocol())
+
+
+def test_8_bit_and_colour_png_predictions_are_refused_from_their_header(split, tmp_path):
+    """Issue 26 item 9: an 8-bit PNG was read as value x 257 (decode_png's uint16 widening) and scored without a
+    word (abs_rel 2.1 on these frames uncropped); now one line says a depth PNG must be 16-bit."""
+    folder = tmp_path / "p8"
+    os.makedirs(folder)
+    for depth, scene, frame in _truth(split):
+        steps = np.clip(np.rint(depth * 25), 0, 255).astype(np.uint8)  # what an 8-bit preview holds
+        tf.io.write_file(str(folder / f"{scene}_{frame}.png"), tf.io.encode_png(steps[..., None]))
+    with pytest.raises(PredictionsError, match=r"s0_000\.png: a depth PNG must be 16-bit single-channel .* 8-bit grey"):
+        score_predictions(str(folder), iter_split_frames(split), Protocol())
+    rgb16 = tmp_path / "rgb16.png"
+    tf.io.write_file(str(rgb16), tf.io.encode_png(np.zeros((4, 5, 3), np.uint16)))
+    with pytest.raises(PredictionsError, match="this one is 16-bit RGB"):
+        load_prediction(str(rgb16))
