@@ -49,6 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from depthnet.checkpoints import checkpoint_path, restore_model
+from depthnet.data import decode
 from depthnet.data import pipeline as data
 from depthnet.errors import InputError, ModelLoadError
 from depthnet.modeling.fold import inference_graph
@@ -64,7 +65,7 @@ WORKING_SIZE: tuple[int, int] = tuple(data.NYU_RESIZE)  # (312, 416): the traini
 REFERENCE_SIZE: tuple[int, int] = tuple(data.NYU_SIZE)  # (480, 640): larger inputs are pre-shrunk (antialiased)
 SIZE_MULTIPLE = 4  # the DFE works at 1/4 of the input: any multiple of 4 maps exactly (156x208 stays 156x208)
 MAX_UPSCALE = 8.0
-MAX_INPUT_PIXELS = 48_000_000  # e.g. 6000x8000; larger inputs are refused (module docstring)
+MAX_INPUT_PIXELS = decode.MAX_INPUT_PIXELS  # THE limit (48 MP, e.g. 6000x8000), checked from file headers there
 SERVING_INFO_NAME = "serving.json"
 SAVED_MODEL_SUBDIR = "saved_model"  # depthnet-export's folder of the SavedModel inside an export folder
 MAX_WORKING_SIDE = 8192  # a working size read from a file is refused beyond this (checked_working_size)

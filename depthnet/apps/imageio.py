@@ -31,7 +31,8 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
-from depthnet.data.decode import decode_bytes
+from depthnet.data.decode import decode_bytes, open_image
+from depthnet.errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pnm", ".bmp", ".tif", ".tiff", ".webp")
 DEPTH_PNG_MAX = 65535  # largest storable uint16 value; anything above becomes 0 (invalid)
@@ -133,9 +134,11 @@ def _open_decoded(path: str | os.PathLike) -> Image.Image:
     """Open and fully decode an image, turning any decoder failure into a ValueError that names the file."""
     data = _read_bytes(path)
     try:
-        img = Image.open(io.BytesIO(data))
+        img = open_image(io.BytesIO(data), os.fspath(path))  # over the pixel limit: refused from the header
         img.load()  # decode now: truncated/corrupt data fails here, not later
         img = ImageOps.exif_transpose(img)
+    except InputError:
+        raise
     except Exception as e:  # PIL raises UnidentifiedImageError, OSError, SyntaxError, zlib.error, ... for bad data
         raise ValueError(
             f"cannot read {os.fspath(path)!r} as an image ({type(e).__name__}: {e}); "

@@ -15,7 +15,8 @@ Serving, `saved_model_cli`). Signatures:
     depth bilinearly back to the input size. This is :func:`depthnet.inference.infer_depth`, the same
     function the Keras path runs.
 ``serving_bytes``
-    input ``image_bytes``: string ``[batch]`` of encoded JPEG/PNG/BMP/GIF files (what TensorFlow
+    input ``image_bytes``: string ``[batch]`` of encoded JPEG/PNG/still WebP/BMP/GIF files (other formats,
+    animated WebP and GIFs over 48 MP of frames are refused from their headers; what TensorFlow
     Serving's REST API receives as ``{"b64": ...}``); each is decoded by THE decoding rule of
     :mod:`depthnet.data.decode` (JPEG with the accurate integer IDCT, grayscale -> RGB, alpha composited on
     white, GIF -> first frame: the pixels `depthnet-predict` and training get from the same file; EXIF
@@ -150,7 +151,7 @@ def serving_info(
                 "outputs": {"depth": "float32 [batch, height, width, 1] metres, input size"},
             },
             "serving_bytes": {
-                "inputs": {"image_bytes": "string [batch] encoded JPEG/PNG/BMP/GIF, one size per request"},
+                "inputs": {"image_bytes": "string [batch] encoded JPEG/PNG/still WebP/BMP/GIF, one size per request"},
                 "outputs": {"depth": "float32 [batch, height, width, 1] metres, decoded size"},
             },
         },
