@@ -10,6 +10,7 @@ Output, in ``<output_dir>/<split>/`` (format: :mod:`depthnet.data.records`)::
 atomically; :mod:`data_prep.resume` decides which finished shards a rerun keeps (and refuses to mix
 two different conversions); :mod:`data_prep.swap` builds the replacement of a complete split beside
 it and swaps it in only when complete; :mod:`data_prep.output_dir` checks the output folder first.
+One run converts a split at a time (the lock ``<output_dir>/.<split>.lock``; a second is refused naming the first).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from data_prep.plan import (
 from data_prep.readers import SourceError
 from data_prep.shards import DONE_SUFFIX, TMP_SUFFIX, OutputExistsError
 from depthnet.data import records
+from depthnet.folder_lock import folder_lock
 
 __all__ = [
     "DEFAULT_FRAMES_PER_SHARD",
@@ -86,13 +88,27 @@ def _prepare(opts: Options, reader: readers.Reader, start: float) -> dict[str, A
     split_dir = os.path.join(opts.output_dir, opts.split)
     output_dir.check_writable(opts.output_dir, split_dir)
     exp = resume.Expected(plan.names, plan.digest, plan.config, plan.inputs, opts.skip_bad)
-    new_folder = not os.path.exists(split_dir)
-    try:
-        return _convert(opts, reader, plan, split_dir, exp, start)
-    except BaseException:
-        if new_folder and os.path.isdir(split_dir) and not os.listdir(split_dir):
-            os.rmdir(split_dir)  # a failed first run leaves no empty folder behind
-        raise
+    with _split_lock(opts, split_dir):
+        new_folder = not os.path.exists(split_dir)
+        try:
+            return _convert(opts, reader, plan, split_dir, exp, start)
+        except BaseException:
+            if new_folder and os.path.isdir(split_dir) and not os.listdir(split_dir):
+                os.rmdir(split_dir)  # a failed first run leaves no empty folder behind
+            raise
+
+
+def _split_lock(opts: Options, split_dir: str):
+    """One conversion of a split at a time: the lock `<output_dir>/.<split>.lock` (depthnet.folder_lock), beside
+    the split, so it also covers the replacement built beside it and the swap (data_prep.swap)."""
+    return folder_lock(
+        opts.output_dir,
+        f"writing split {opts.split!r}",
+        hint="wait for it to finish, or write into another --output_dir",
+        name=f".{opts.split}.lock",
+        log=log.warning,
+        subject=split_dir,
+    )
 
 
 def _convert(

@@ -1,6 +1,6 @@
 """A training run's folder: `config.json`, the one rule for which checkpoint, and restoring a model.
 
-    <model_dir>/config.json   {"model": ModelConfig, "train": TrainConfig}
+    <model_dir>/config.json   {"model": ModelConfig, "train": TrainConfig, ...} (depthnet.training.run_record)
     <model_dir>/ckpt/         the last N checkpoints (tf.train.CheckpointManager)
     <model_dir>/best/         the checkpoint with the best validation abs_rel
 
@@ -23,7 +23,7 @@ from typing import Optional
 import tensorflow as tf
 
 from depthnet.config import ModelConfig, TrainConfig
-from depthnet.errors import ModelLoadError
+from depthnet.errors import ModelLoadError, RunConfigError
 from depthnet.precision import set_precision
 
 CONFIG_NAME = "config.json"
@@ -31,24 +31,44 @@ CHECKPOINT_DIR = "ckpt"
 BEST_DIR = "best"
 
 
-def write_run_config(run: TrainConfig, model_config: ModelConfig, extra: Optional[dict] = None) -> str:
-    """Writes config.json (+ `extra` keys, e.g. the validation set); refuses a model_dir of another model."""
-    os.makedirs(run.model_dir, exist_ok=True)
-    path = os.path.join(run.model_dir, CONFIG_NAME)
-    payload = {"model": model_config.to_dict(), "train": dataclasses.asdict(run), **(extra or {})}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            previous = json.load(f)
-        if previous.get("model") != payload["model"]:
-            raise ValueError(
-                f"{run.model_dir} holds a run of a different model ({previous.get('model')}); "
-                f"use a new model_dir or the same model configuration"
-            )
+def run_config_payload(run: TrainConfig, model_config: ModelConfig, extra: Optional[dict] = None) -> dict:
+    """config.json's content: the model, the run (model_dir and data_dir absolute, the same from any
+    working directory) and `extra` keys (e.g. the validation set)."""
+    train = dataclasses.asdict(run)
+    train["model_dir"] = os.path.abspath(run.model_dir)
+    train["data_dir"] = os.path.abspath(run.data_dir) if run.data_dir else ""
+    return {"model": model_config.to_dict(), "train": train, **(extra or {})}
+
+
+def previous_run_config(model_dir: str, model: dict) -> Optional[dict]:
+    """The run's config.json (None if none yet); refuses a model_dir holding a run of a different model."""
+    if not os.path.exists(os.path.join(model_dir, CONFIG_NAME)):
+        return None
+    previous = read_run_config_json(model_dir)
+    if previous.get("model") != model:
+        raise RunConfigError(
+            f"{model_dir} holds a run of a different model ({previous.get('model')}); "
+            f"use a new model_dir or the same model configuration"
+        )
+    return previous
+
+
+def write_run_payload(model_dir: str, payload: dict) -> str:
+    """Writes `payload` as `<model_dir>/config.json`, atomically."""
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, CONFIG_NAME)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(payload, f, indent=2)
     os.replace(tmp, path)
     return path
+
+
+def write_run_config(run: TrainConfig, model_config: ModelConfig, extra: Optional[dict] = None) -> str:
+    """Writes config.json (+ `extra` keys, e.g. the validation set); refuses a model_dir of another model."""
+    payload = run_config_payload(run, model_config, extra)
+    previous_run_config(run.model_dir, payload["model"])
+    return write_run_payload(run.model_dir, payload)
 
 
 def read_run_config_json(model_dir: str) -> dict:
@@ -57,7 +77,15 @@ def read_run_config_json(model_dir: str) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: is {model_dir!r} a depthnet-train model_dir?")
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            payload = json.load(f)
+        except ValueError as e:
+            raise RunConfigError(
+                f"{path} is not valid JSON ({e}); restore it from a copy, or use a new model_dir"
+            ) from e
+    if not isinstance(payload, dict):
+        raise RunConfigError(f"{path} does not hold a run's configuration; restore it, or use a new model_dir")
+    return payload
 
 
 def load_run_config(model_dir: str) -> tuple[ModelConfig, TrainConfig]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -159,6 +160,28 @@ def describe_model(config: ModelConfig) -> str:
     return parts
 
 
+TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
+    "source": ("prepared", "synthetic"),
+    "precision": ("fp32", "bf16", "fp16"),  # depthnet.precision.PRECISIONS
+    "strategy": ("default", "mirrored", "multi_worker"),
+    "input_sharding": ("auto", "files", "batches"),
+    "verify": ("on", "off"),
+}
+_AT_LEAST: dict[str, float] = dict(
+    batch_size=1, steps_per_epoch=1, train_steps=0, decay_steps=0, decay_epochs=0, dfe_end_lr=0, dmg_end_lr=0,
+    eval_every=0, eval_frames=0, checkpoint_every=1, keep_checkpoints=1, log_every=1, image_every=0,
+    synthetic_train_frames=1, synthetic_val_frames=1, synthetic_height=1, synthetic_width=1,
+)  # fmt: skip
+_POSITIVE = ("epochs", "dfe_lr", "dmg_lr", "lr_power")
+# What decides how a step is trained (with the resolved decay steps and the training data's fingerprint): a
+# resume that changes one is refused unless allow_changed_hyperparameters, and then config.json records the
+# settings of each segment by step (depthnet.training.run_record).
+HYPERPARAMETERS = (
+    "batch_size", "dfe_lr", "dfe_end_lr", "dmg_lr", "dmg_end_lr", "lr_power", "holdout_scenes", "holdout_seed",
+    "seed", "deterministic", "precision",
+)  # fmt: skip
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Everything a run needs besides the model architecture (written to config.json)."""
@@ -200,6 +223,29 @@ class TrainConfig:
     strategy: str = "default"  # 'default', 'mirrored' or 'multi_worker' (depthnet.training.distribute)
     input_sharding: str = "auto"  # multi-worker input: 'auto', 'files' or 'batches' (depthnet.training.distribute)
     verify: str = "on"  # 'on': shard sha256 checked against the manifest before training; 'off' for huge sets
+    allow_changed_hyperparameters: bool = False  # resume with other HYPERPARAMETERS: a new segment in config.json
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raises ValueError naming the first setting no run can use (before anything is written)."""
+        for name, choices in TRAIN_CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose one of {', '.join(choices)}")
+        for name, least in _AT_LEAST.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= least):
+                raise ValueError(f"{name} must be >= {least}, got {value}")
+        for name in _POSITIVE:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0, got {value}")
+        if not 0 <= self.holdout_scenes < 1:
+            raise ValueError(
+                f"holdout_scenes must be in [0, 1) (the share of training scenes held out for validation; 0 = "
+                f"validate on val_split), got {self.holdout_scenes}"
+            )
 
     @property
     def total_steps(self) -> int:
@@ -268,7 +314,7 @@ def _quick_run(
         batch_size=PAPER_BATCH_SIZE,
         train_steps=steps,
         decay_steps=steps,
-        eval_every=max(1, steps // 4),  # a validation curve of four points in TensorBoard
+        eval_every=max(1, steps // 20),  # ~20 points: a curve TensorBoard's default smoothing does not cut off
         checkpoint_every=max(1, steps // 4),
         log_every=100,
         image_every=max(1, steps // 4),

@@ -30,3 +30,15 @@ class NonFiniteLossError(DepthNetError, RuntimeError):
     """A step's loss or gradients became NaN/inf; the weights are left at the last good step."""
 
     exit_code = EXIT_NON_FINITE
+
+
+class FolderLockedError(DepthNetError):
+    """Another live process holds the folder's lock (depthnet.folder_lock); the message names it."""
+
+
+class RunConfigError(DepthNetError, ValueError):
+    """A run's settings that do not fit its folder (another model, changed hyperparameters on resume)."""
+
+
+class SaveError(DepthNetError):
+    """A file could not be written (a full disk, a read-only folder); what was written before is kept."""

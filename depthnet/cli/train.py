@@ -5,8 +5,11 @@
     depthnet-train --flagfile=experiments/full.flags --model_dir=runs/full
     depthnet-train --model_dir=runs/quick --source=synthetic --config=quick --train_steps=2000
 
-Re-running the same command resumes from the latest checkpoint. With `--source=synthetic` the scenes
-are rendered into `--data_dir` (default `<model_dir>/data`) first, or reused when already there.
+Re-running the same command resumes from the latest checkpoint; a resume with other hyperparameters
+(learning rates, batch size, ...) is refused unless `--allow_changed_hyperparameters`, and then config.json
+keeps each segment's settings by step. One trainer per `--model_dir` at a time (a second is refused, naming
+the first). With `--source=synthetic` the scenes are rendered into `--data_dir` (default `<model_dir>/data`)
+first, or reused when already there.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ _HELP = {
     "synthetic_height": "--source=synthetic: height of the rendered frames (480 = NYU's).",
     "synthetic_width": "--source=synthetic: width of the rendered frames (640 = NYU's).",
     "verify": "on: check each shard's sha256 against the manifest before training (reads the data once); off: skip.",
+    "allow_changed_hyperparameters": "Resume with other hyperparameters than the run's (recorded as a new segment).",
 }
 
 
@@ -69,6 +73,7 @@ def define_flags() -> None:
 
 def main(argv) -> int:
     from data_prep.synthetic_splits import ensure_synthetic_data
+    from depthnet.training import run_record
     from depthnet.training.loop import train
 
     common.no_extra_args(argv)
@@ -85,8 +90,11 @@ def main(argv) -> int:
         },
         {name: FLAGS[name].value for name in TRAIN_FIELDS},
     )
-    ensure_synthetic_data(run)
-    summary = train(model_config, run, log=lambda s: print(s, flush=True))
+    log = lambda s: print(s, flush=True)
+    with run_record.locked_run(run, log):  # one trainer per --model_dir, from before the scenes are rendered
+        run_record.check_run(model_config, run, run_record.split_dirs(run)[0], {})  # settings first, data after
+        ensure_synthetic_data(run)
+        summary = train(model_config, run, log=log)
     print(json.dumps({k: v for k, v in summary.items() if k != "metrics"}, indent=2))
     return 0
 

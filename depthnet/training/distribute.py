@@ -66,11 +66,12 @@ from typing import Any, Optional
 
 import tensorflow as tf
 
+from depthnet.config import TRAIN_CHOICES
 from depthnet.data import pipeline as data
 from depthnet.data import records
 
-STRATEGIES = ("default", "mirrored", "multi_worker")
-INPUT_SHARDINGS = ("auto", "files", "batches")
+STRATEGIES = TRAIN_CHOICES["strategy"]
+INPUT_SHARDINGS = TRAIN_CHOICES["input_sharding"]
 TIMEOUT_ENV = "DEPTHNET_COLLECTIVE_TIMEOUT"
 
 _MULTI_WORKER: Optional[tf.distribute.Strategy] = None
@@ -179,16 +180,17 @@ def summary_writer(logdir: str, strategy: tf.distribute.Strategy):
 
 
 def _shard_view(split_dir: str, num_shards: int, index: int) -> str:
-    """A split folder listing every `num_shards`-th shard file from `index` (absolute paths), deleted at exit.
-
-    records.shard_paths joins the folder with each listed file, and joining with an absolute path
-    yields that path, so data.train_dataset reads the original files through this manifest.
-    """
+    """A split folder holding every `num_shards`-th shard file from `index` (as symbolic links to the
+    originals, listed by name: a manifest lists only files inside its folder), deleted at exit."""
     manifest = records.read_manifest(split_dir)
     shards = manifest["shards"][index::num_shards]
     view = tempfile.mkdtemp(prefix=f"depthnet_{os.path.basename(os.path.normpath(split_dir))}_{index}of{num_shards}_")
     atexit.register(shutil.rmtree, view, True)
-    listed = [{**s, "file": os.path.abspath(os.path.join(split_dir, s["file"]))} for s in shards]
+    listed = []
+    for shard in shards:
+        name = os.path.basename(shard["file"])
+        os.symlink(os.path.abspath(os.path.join(split_dir, shard["file"])), os.path.join(view, name))
+        listed.append({**shard, "file": name})
     subset = {**manifest, "shards": listed, "num_frames": sum(int(s["num_frames"]) for s in shards)}
     with open(os.path.join(view, records.MANIFEST_NAME), "w", encoding="utf-8") as f:
         json.dump(subset, f, indent=2)

@@ -4,8 +4,10 @@
 :class:`depthnet.training.trainer.Trainer` (the model, the two Adam optimisers, the step counter, the
 checkpoint managers and the custom tf.function step); `validate` scores the validation split with the
 one evaluation loop (:func:`depthnet.evaluation.evaluate.evaluate_predictor`).
-The run's configuration goes to `<model_dir>/config.json` (:mod:`depthnet.checkpoints`), checkpoints
-to `ckpt/` (last N) and `best/` (best validation abs_rel), TensorBoard logs to `train/` and `val/`.
+The run's configuration goes to `<model_dir>/config.json` (:mod:`depthnet.training.run_record`: checked
+before anything is written, the folder locked for the whole run, each segment's settings by step),
+checkpoints to `ckpt/` (last N) and `best/` (best validation abs_rel; a full disk stops the run with one
+message, :mod:`depthnet.training.saving`), TensorBoard logs to `train/` and `val/`.
 
 Precision (:mod:`depthnet.precision`): fp16 uses one dynamic loss scale for both groups; a step whose
 scaled gradients overflow while the loss is finite is skipped for both groups and the scale halved
@@ -26,7 +28,6 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-from depthnet.checkpoints import write_run_config
 from depthnet.config import ModelConfig, TrainConfig, describe_model
 from depthnet.data import checks as data_checks
 from depthnet.data import pipeline as data
@@ -45,29 +46,13 @@ from depthnet.evaluation.protocol import Protocol
 from depthnet.inference import Predictor
 from depthnet.precision import precision_warning
 from depthnet.training import distribute
-from depthnet.training.holdout import plan_holdout
 from depthnet.training.nonfinite_guard import GoodCheckpoints, weights_problem
 from depthnet.training.preemption import Preempted, PreemptionWatcher
+from depthnet.training.run_record import check_run, plan_validation, run_lock, split_dirs
+from depthnet.training.saving import save_checkpoint
 from depthnet.training.trainer import Trainer
 
 __all__ = ["NonFiniteLossError", "Trainer", "TrainConfig", "split_dirs", "train", "validate"]
-
-
-def split_dirs(run: TrainConfig) -> tuple[str, str]:
-    """(train split folder, validation split folder) of a run.
-
-    source 'prepared' reads `data_dir`; 'synthetic' reads `data_dir` (default `<model_dir>/data`), where
-    the command-line tools render the scenes before training starts.
-    """
-    if run.source == "synthetic":
-        root = run.data_dir or os.path.join(run.model_dir, "data")
-    elif run.source == "prepared":
-        if not run.data_dir:
-            raise ValueError("data_dir is required with source='prepared' (or use source='synthetic')")
-        root = run.data_dir
-    else:
-        raise ValueError(f"unknown source {run.source!r}; use 'prepared' or 'synthetic'")
-    return os.path.join(root, run.train_split), os.path.join(root, run.val_split)
 
 
 def _panel_image(images: np.ndarray, depths: np.ndarray, preds: np.ndarray) -> np.ndarray:
@@ -175,7 +160,7 @@ def _save(trainer: Trainer, step: int, guard: GoodCheckpoints, log) -> None:
         latest = trainer.manager.latest_checkpoint
         log(f"warning: step {step} not saved ({problem}); the latest checkpoint stays {latest}")
         return
-    guard.saved(trainer.manager.save(checkpoint_number=step))
+    guard.saved(save_checkpoint(trainer.manager, step))
 
 
 def _resume_hint(trainer: Trainer, guard: GoodCheckpoints) -> str:
@@ -184,6 +169,7 @@ def _resume_hint(trainer: Trainer, guard: GoodCheckpoints) -> str:
     moved = guard.roll_back(trainer.manager.directory, run.model_dir) if trainer.is_chief else []
     good = guard.last_good(trainer.manager.directory)
     lower = " ".join(f"--{k}={getattr(run, k) / 10:g}" for k in ("dfe_lr", "dmg_lr", "dfe_end_lr", "dmg_end_lr"))
+    lower += " --allow_changed_hyperparameters"
     aside = f" (newer checkpoints moved to {os.path.join(run.model_dir, 'rejected')})" if moved else ""
     where = f"the last good checkpoint {good} is kept{aside}" if good else f"no good checkpoint is kept{aside}"
     return (
@@ -243,7 +229,7 @@ def _validate_and_keep_best(trainer: Trainer, val_dir: str, writer, step: int, p
     log(f"validation @ {step}: " + "  ".join(f"{k} {metrics[k]:.4f}" for k in ("abs_rel", "rmse", "log10", "delta1")))
     if metrics["abs_rel"] < float(trainer.best_abs_rel.numpy()):
         trainer.best_abs_rel.assign(metrics["abs_rel"])
-        trainer.best_manager.save(checkpoint_number=step)
+        save_checkpoint(trainer.best_manager, step, resume_from=trainer.manager.latest_checkpoint)
     return metrics
 
 
@@ -308,20 +294,6 @@ def _loop(
     return step, metrics
 
 
-def _plan_validation(run: TrainConfig):
-    """(train_dir, val_dir, held_out or None, validation record), the prepared data checked first."""
-    train_dir, val_dir = split_dirs(run)
-    data_checks.check_splits([train_dir], run.verify)  # before anything is written
-    held_out = None
-    if run.holdout_scenes > 0:  # validate on held-out training scenes, never on the test split
-        held_out = plan_holdout(train_dir, run.holdout_scenes, run.holdout_seed)
-        val_dir = train_dir
-    if val_dir != train_dir:
-        data_checks.check_splits([val_dir], run.verify)
-    validation = held_out.to_dict() if held_out else {"kind": "prepared split", "split_dir": val_dir}
-    return train_dir, val_dir, held_out, validation
-
-
 def _start_trainer(model_config: ModelConfig, run: TrainConfig, strategy, log) -> tuple[Trainer, Optional[str], int]:
     """The Trainer restored from the run's newest intact checkpoint; (trainer, restored path, start step)."""
     if run.deterministic and run.strategy == "default":
@@ -350,15 +322,25 @@ def _summary_writers(model_config: ModelConfig, run: TrainConfig, strategy, star
 def train(model_config: ModelConfig, run: TrainConfig, log=print) -> dict[str, Any]:
     """Runs (or resumes) training to `run.total_steps`; returns a summary with the final validation metrics.
 
-    With strategy 'multi_worker' every worker runs this; only the chief writes config, checkpoints,
-    TensorBoard logs and results (depthnet.training.distribute).
+    Everything is checked before the first byte is written, and the run folder is locked for the whole run
+    (:mod:`depthnet.training.run_record`). With strategy 'multi_worker' every worker runs this; only the
+    chief locks and writes config, checkpoints, TensorBoard logs and results (depthnet.training.distribute).
     """
     strategy = distribute.make_strategy(run.strategy)  # first: MultiWorkerMirroredStrategy must precede other TF work
     chief = distribute.is_chief(strategy)
-    train_dir, val_dir, held_out, validation = _plan_validation(run)
-    if chief:
-        write_run_config(run, model_config, extra={"validation": validation})
-    trainer, restored, start = _start_trainer(model_config, run, strategy, log)
+    planned = plan_validation(run)
+    with run_lock(run, chief, log):
+        record = check_run(model_config, run, planned[0], planned[3])
+        trainer, restored, start = _start_trainer(model_config, run, strategy, log)
+        if chief:
+            record.write(start, log)
+        return _train_and_report(model_config, trainer, planned, restored, start, log)
+
+
+def _train_and_report(model_config: ModelConfig, trainer: Trainer, planned, restored, start: int, log):
+    """The loop from `start` with its data, validation and TensorBoard writers; the run's summary."""
+    run, strategy, chief = trainer.run, trainer.strategy, trainer.is_chief
+    train_dir, val_dir, held_out, validation = planned
     crop = tuple(model_config.input_size)
     dataset = data_checks.NamedReadErrors(
         _train_dataset(strategy, run, train_dir, crop, start, log, held_out and held_out.train_filter()), train_dir

@@ -94,7 +94,7 @@ def test_export_names_the_corrupt_checkpoint_and_the_intact_ones(base, tmp_path)
 
 def test_non_finite_stop_keeps_the_last_sane_checkpoint_and_says_how_to_resume(base, tmp_path):
     run = _copy(base, tmp_path)
-    huge = dict(dfe_lr=9.0, dmg_lr=9.0, dfe_end_lr=0.9, dmg_end_lr=0.9)
+    huge = dict(dfe_lr=9.0, dmg_lr=9.0, dfe_end_lr=0.9, dmg_end_lr=0.9, allow_changed_hyperparameters=True)
     # Step 3 at a huge learning rate is still finite (it starts from the sane step-2 weights) and is
     # saved; the weights it leaves give NaN at step 4.
     with pytest.raises(NonFiniteLossError) as caught:
@@ -103,11 +103,13 @@ def test_non_finite_stop_keeps_the_last_sane_checkpoint_and_says_how_to_resume(b
     assert "last good checkpoint" in message and message.split("last good checkpoint ")[1].startswith(
         str(run / "ckpt" / "ckpt-2")
     ), message
-    assert "--dmg_lr=0.9" in message and "lower learning rate" in message
+    assert (
+        "--dmg_lr=0.9" in message and "lower learning rate" in message and "--allow_changed_hyperparameters" in message
+    )
     assert tf.train.latest_checkpoint(str(run / "ckpt")).endswith("ckpt-2")
     assert list((run / "rejected").glob("ckpt-3.index"))
     # Resuming as told continues from step 2 with finite losses.
-    lower = dict(dfe_lr=0.9e-5, dmg_lr=0.9e-4)
+    lower = dict(dfe_lr=0.9e-5, dmg_lr=0.9e-4, allow_changed_hyperparameters=True)  # a changed run, as advised
     lines = []
     summary = train(preset("tiny"), _config(run, base / "data", train_steps=4, **lower), log=lines.append)
     assert "at step 2/4" in lines[0] and summary["step"] == 4
