@@ -45,7 +45,8 @@ def read_holder(path: str) -> Optional[dict[str, Any]]:
     return holder if isinstance(holder, dict) and isinstance(holder.get("pid"), int) else None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` of this host is running (one we may not signal counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -57,7 +58,7 @@ def _alive(pid: int) -> bool:
 
 def _dead_here(holder: Optional[dict[str, Any]]) -> bool:
     """Whether the recorded holder is a process of this host that is no longer running."""
-    return bool(holder) and holder.get("host") == socket.gethostname() and not _alive(int(holder["pid"]))
+    return bool(holder) and holder.get("host") == socket.gethostname() and not process_alive(int(holder["pid"]))
 
 
 def _describe(holder: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 
 from data_prep import write_frames
+from depthnet.config import TrainConfig
 from depthnet.data import records
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,3 +79,22 @@ def read_flagfile(path):
                 name, _, value = line[2:].partition("=")
                 values[name] = value
     return values
+
+
+# ---------------------------------------------------------------------------------------------- tiny runs
+
+TRAIN_FLAGS = ["--config=tiny", "--batch_size=2", "--image_every=0", "--log_every=1", "--eval_every=100000"]
+
+
+def tiny_config(model_dir, data_root, **kw) -> TrainConfig:
+    """Two steps of batch 2 on the tiny preset, a checkpoint after each step, no pictures."""
+    base = dict(
+        model_dir=str(model_dir), data_dir=str(data_root), train_steps=2, batch_size=2, eval_every=100,
+        log_every=1, image_every=0, checkpoint_every=1, seed=0,
+    )  # fmt: skip
+    return TrainConfig(**{**base, **kw})
+
+
+def copy_of(base, tmp_path, what="run"):
+    shutil.copytree(base / what, tmp_path / what)
+    return tmp_path / what

@@ -22,6 +22,8 @@ import tempfile
 import time
 from collections.abc import Iterable
 
+from depthnet.folder_lock import process_alive
+
 KINDS = ("tmp", "assets", "old")
 STALE_AGE_S = 24 * 3600
 
@@ -43,20 +45,10 @@ def make_temp_dir(parent: str, name: str, kind: str) -> str:
     return path
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_stale(path: str, suffix: str) -> bool:
     parts = suffix.split("-")
     if len(parts) >= 3 and parts[0] == _host() and parts[1].isdigit():
-        return not _process_alive(int(parts[1]))
+        return not process_alive(int(parts[1]))
     try:
         return time.time() - os.path.getmtime(path) > STALE_AGE_S
     except OSError:

@@ -11,39 +11,14 @@ import subprocess
 
 import pytest
 import tensorflow as tf
-from helpers import REPO, random_frames, run_cli, script
+from helpers import REPO, TRAIN_FLAGS, copy_of, run_cli, script, tiny_config
 
-from data_prep import write_frames
 from depthnet.checkpoints import checkpoint_problem
 from depthnet.config import TrainConfig, preset
 from depthnet.errors import DepthNetError, ModelLoadError
 from depthnet.training.loop import train
 
-TRAIN_FLAGS = ["--config=tiny", "--batch_size=2", "--image_every=0", "--log_every=1", "--eval_every=100000"]
 LOCK = ".depthnet.lock"  # the lock file of a folder in use (depthnet.folder_lock)
-
-
-def _config(model_dir, data_root, **kw):
-    base = dict(
-        model_dir=str(model_dir), data_dir=str(data_root), train_steps=2, batch_size=2, eval_every=100,
-        log_every=1, image_every=0, checkpoint_every=1, seed=0,
-    )  # fmt: skip
-    return TrainConfig(**{**base, **kw})
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    """A prepared data root and a tiny run with checkpoints at steps 1 and 2."""
-    root = tmp_path_factory.mktemp("faults_run")
-    write_frames(random_frames(4, 0), str(root / "data" / "train"))
-    write_frames(random_frames(2, 1), str(root / "data" / "test"))
-    train(preset("tiny"), _config(root / "run", root / "data"), log=lambda s: None)
-    return root
-
-
-def _copy(base, tmp_path, what="run"):
-    shutil.copytree(base / what, tmp_path / what)
-    return tmp_path / what
 
 
 def _one_error_line(proc, tool="depthnet-train"):
@@ -94,7 +69,7 @@ def test_a_second_trainer_on_a_model_dir_in_use_is_refused_naming_the_first(base
 def test_a_lock_left_by_a_dead_trainer_is_taken_over(base, tmp_path, held):
     """The lock file of a killed trainer (its pid gone) does not block the next run, also when a process it left
     behind still holds the file's flock; the takeover is said and the lock is gone once the run ends."""
-    run = _copy(base, tmp_path)
+    run = copy_of(base, tmp_path)
     pid = _dead_pid()
     lock = run / LOCK
     lock.write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "tool": "depthnet-train", "since": "x"}))
@@ -103,7 +78,7 @@ def test_a_lock_left_by_a_dead_trainer_is_taken_over(base, tmp_path, held):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     try:
         lines = []
-        summary = train(preset("tiny"), _config(run, base / "data", train_steps=3), log=lines.append)
+        summary = train(preset("tiny"), tiny_config(run, base / "data", train_steps=3), log=lines.append)
     finally:
         os.close(fd)
     assert summary["step"] == 3
@@ -116,7 +91,7 @@ def test_a_lock_left_by_a_dead_trainer_is_taken_over(base, tmp_path, held):
 
 def test_refused_flags_leave_the_run_as_it_was(base, tmp_path):
     """--batch_size=0 on an existing run (before: config.json rewritten with batch_size 0, then a failure)."""
-    run = _copy(base, tmp_path)
+    run = copy_of(base, tmp_path)
     before = _files(run)
     args = script("depthnet-train") + TRAIN_FLAGS[1:] + ["--config=tiny", "--train_steps=3"]
     proc = run_cli(args + [f"--model_dir={run}", f"--data_dir={base / 'data'}", "--batch_size=0"])
@@ -146,21 +121,21 @@ def test_negative_holdout_is_refused_before_anything_is_written(base, tmp_path):
 
 
 def test_a_run_whose_checkpoints_are_all_corrupt_keeps_its_config(base, tmp_path):
-    run = _copy(base, tmp_path)
+    run = copy_of(base, tmp_path)
     for data_file in run.rglob("ckpt-*.data-*"):
         data_file.write_bytes(data_file.read_bytes()[:10])
     before = (run / "config.json").read_bytes()
     with pytest.raises(ModelLoadError, match="can be read"):
-        train(preset("tiny"), _config(run, base / "data", train_steps=3, log_every=2), log=lambda s: None)
+        train(preset("tiny"), tiny_config(run, base / "data", train_steps=3, log_every=2), log=lambda s: None)
     assert (run / "config.json").read_bytes() == before
 
 
 def test_a_resume_with_other_hyperparameters_is_refused_then_recorded_as_a_segment(base, tmp_path):
     """A resume with another learning rate (before: config.json's training section silently rewritten, the
     settings of the earlier steps lost) is refused naming the field; allowed, each segment keeps its settings."""
-    run = _copy(base, tmp_path)
+    run = copy_of(base, tmp_path)
     before = _files(run)
-    changed = _config(run, base / "data", train_steps=3, dmg_lr=2e-4, batch_size=1)
+    changed = tiny_config(run, base / "data", train_steps=3, dmg_lr=2e-4, batch_size=1)
     with pytest.raises(ValueError) as refused:
         train(preset("tiny"), changed, log=lambda s: None)
     message = str(refused.value)
@@ -175,7 +150,7 @@ def test_a_resume_with_other_hyperparameters_is_refused_then_recorded_as_a_segme
     assert [s["from_step"] for s in segments] == [0, 2]
     assert [s["train"]["dmg_lr"] for s in segments] == [1e-4, 2e-4] and segments[0]["train"]["batch_size"] == 2
     assert payload["train"]["dmg_lr"] == 2e-4 and any("dmg_lr" in line for line in lines), lines
-    unchanged = _config(run, base / "data", train_steps=3, dmg_lr=2e-4, batch_size=1)
+    unchanged = tiny_config(run, base / "data", train_steps=3, dmg_lr=2e-4, batch_size=1)
     train(preset("tiny"), unchanged, log=lambda s: None)  # the same settings again: no new segment
     assert len(json.loads((run / "config.json").read_text())["segments"]) == 2
 
@@ -187,9 +162,9 @@ def test_a_relative_data_dir_is_recorded_absolute_and_guards_eval_from_elsewhere
     """Trained in one folder with --data_dir=data (validating on data/test), evaluated from another folder on
     that split's absolute path (before: the recorded relative path matched nothing, `best` chosen on the
     evaluated split was used without a word)."""
-    data = _copy(base, tmp_path, "data")
+    data = copy_of(base, tmp_path, "data")
     monkeypatch.chdir(tmp_path)
-    train(preset("tiny"), _config("run", "data", checkpoint_every=2, eval_every=2), log=lambda s: None)
+    train(preset("tiny"), tiny_config("run", "data", checkpoint_every=2, eval_every=2), log=lambda s: None)
     payload = json.loads((tmp_path / "run" / "config.json").read_text())
     assert payload["train"]["data_dir"] == str(data) and payload["validation"]["split_dir"] == str(data / "test")
     proc = run_cli(
@@ -219,11 +194,11 @@ def _full_disk_on(number):
 def test_a_full_disk_while_saving_is_one_message_and_keeps_the_earlier_checkpoints(base, tmp_path, monkeypatch):
     """ENOSPC in a checkpoint save (before: ResourceExhaustedError traceback, exit 1): one line, exit 2, the
     earlier checkpoints intact and the partial one removed."""
-    run = _copy(base, tmp_path)
+    run = copy_of(base, tmp_path)
     before = {k: v for k, v in _files(run).items() if k.startswith("ckpt/ckpt-")}
     monkeypatch.setattr(tf.train.CheckpointManager, "save", _full_disk_on(3))
     with pytest.raises(DepthNetError) as caught:
-        train(preset("tiny"), _config(run, base / "data", train_steps=4, decay_steps=2), log=lambda s: None)
+        train(preset("tiny"), tiny_config(run, base / "data", train_steps=4, decay_steps=2), log=lambda s: None)
     message = str(caught.value)
     assert caught.value.exit_code == 2 and "\n" not in message, message
     assert "disk full" in message and "ckpt-2" in message and "re-run" in message
