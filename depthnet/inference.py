@@ -57,7 +57,7 @@ from depthnet.precision import set_precision
 
 __all__ = [
     "InputError", "ModelLoadError", "Predictor", "check_input_size", "checked_working_size", "flip_averaged",
-    "infer_depth", "keras_predict_fn", "load_predictor", "MAX_INPUT_PIXELS", "resize_bilinear", "working_size",
+    "infer_depth", "load_predictor", "MAX_INPUT_PIXELS", "resize_bilinear", "working_size",
     "working_size_of"
 ]  # fmt: skip
 
@@ -208,16 +208,6 @@ def infer_depth(model_fn: ModelFn, images: tf.Tensor, working: Sequence[int] = W
     images = tf.convert_to_tensor(images)
     depth = tf.cast(model_fn(to_network_input(images, working)), tf.float32)
     return resize_bilinear(depth, tf.shape(images)[1:3])
-
-
-def keras_predict_fn(model) -> ModelFn:
-    """A traced inference function for a Keras model (inference mode, no retracing per batch size)."""
-
-    @tf.function(reduce_retracing=True)
-    def predict(images: tf.Tensor) -> tf.Tensor:
-        return tf.cast(model(images, training=False), tf.float32)
-
-    return predict
 
 
 def flip_averaged(predict_fn: ModelFn, images: tf.Tensor, flip_tta: bool) -> tf.Tensor:

@@ -59,6 +59,7 @@ class EvalResult:
     path: str
     panels: list[str]
     examples: list[dict[str, Any]]
+    network_input: Optional[list[int]] = None  # the network input size the frames got (None: stored predictions)
 
 
 def prepared_split_source(data_dir: str, max_frames: int = 0, depth: Optional[str] = None, verify: str = "on"):
@@ -180,7 +181,7 @@ def run_evaluation(request: EvalRequest, source: FrameSource, log=None) -> EvalR
     }
     path = evaluate.write_results(request.output_dir, metrics, protocol, extra)
     panels = evaluate.save_panels(request.output_dir, examples, log=log)
-    return EvalResult(metrics, protocol, notes, path, panels, examples)
+    return EvalResult(metrics, protocol, notes, path, panels, examples, network_input)
 
 
 def report(result: EvalResult, label: str = "ours") -> str:

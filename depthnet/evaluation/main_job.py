@@ -51,7 +51,7 @@ def evaluate_main_job(run: TrainConfig, summary: dict, start: float, log: Callab
         "best_constant": {"depth_m": constant, **constant_metrics},
         "steps": summary["step"],
         "checkpoint": summary["checkpoint"],
-        "network_input": _network_input(evaluation.path),
+        "network_input": evaluation.network_input,
         "minutes": _minutes(path, summary, start),
         "pictures": evaluation.panels,
     }
@@ -61,11 +61,6 @@ def evaluate_main_job(run: TrainConfig, summary: dict, start: float, log: Callab
         json.dump(result, f, indent=2)
     os.replace(tmp, path)
     return result
-
-
-def _network_input(metrics_path: str):
-    with open(metrics_path, encoding="utf-8") as f:
-        return json.load(f)["network_input"]
 
 
 def report(result: dict[str, Any], run_dir: str) -> str:

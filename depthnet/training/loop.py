@@ -43,7 +43,6 @@ from depthnet.evaluation.evaluate import (
 )
 from depthnet.evaluation.metrics import METRIC_KEYS
 from depthnet.evaluation.protocol import Protocol
-from depthnet.inference import Predictor
 from depthnet.precision import precision_warning
 from depthnet.training import distribute
 from depthnet.training.nonfinite_guard import GoodCheckpoints, weights_problem
@@ -69,11 +68,7 @@ def validate(
 ) -> dict[str, float]:
     """Scores the model on the validation split (or its held-out scenes) with the one evaluation loop
     (:func:`depthnet.evaluation.evaluate.evaluate_predictor`, as depthnet-eval); logs scalars and one picture."""
-    predictor = _VALIDATION_PREDICTORS.get(id(trainer.model))
-    if predictor is None or predictor.working != tuple(protocol.input_size):
-        predictor = Predictor.from_keras(trainer.model, protocol.input_size)  # traced once per run, any frame size
-        _VALIDATION_PREDICTORS.clear()
-        _VALIDATION_PREDICTORS[id(trainer.model)] = predictor
+    predictor = trainer.predictor(protocol.input_size)
     frames = iter_split_frames(val_dir, trainer.run.eval_frames or None, scene_filter)
     total = None if scene_filter else records.read_manifest(val_dir)["num_frames"]
     total = min(total, trainer.run.eval_frames) if total and trainer.run.eval_frames else total
@@ -89,9 +84,6 @@ def validate(
             tf.summary.image("rgb_truth_prediction", depth_panel(ex["rgb"], ex["pred"], ex["depth"])[None])
     writer.flush()
     return metrics
-
-
-_VALIDATION_PREDICTORS: dict[int, Predictor] = {}  # the traced validation predictor of the model in training
 
 
 def make_deterministic(seed: int) -> None:

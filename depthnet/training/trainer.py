@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Optional
 
 import tensorflow as tf
@@ -16,6 +17,7 @@ import tensorflow as tf
 from depthnet.checkpoints import BEST_DIR, CHECKPOINT_DIR, checkpoint_problem, listed_checkpoints
 from depthnet.config import ModelConfig, TrainConfig
 from depthnet.errors import ModelLoadError
+from depthnet.inference import Predictor
 from depthnet.modeling.model import build_model, variable_groups
 from depthnet.modeling.recompute import StagedForward
 from depthnet.precision import DynamicLossScale, set_precision
@@ -55,6 +57,7 @@ class Trainer:
 
     def __init__(self, model_config: ModelConfig, run: TrainConfig, strategy: Optional[tf.distribute.Strategy] = None):
         self.run, self.model_config = run, model_config
+        self._predictor: Optional[Predictor] = None
         self.strategy = strategy if strategy is not None else distribute.make_strategy(run.strategy)
         set_precision(run.precision)
         with self.strategy.scope():
@@ -94,6 +97,13 @@ class Trainer:
     @property
     def is_chief(self) -> bool:
         return distribute.is_chief(self.strategy)
+
+    def predictor(self, working: Sequence[int]) -> Predictor:
+        """The model being trained as a :class:`~depthnet.inference.Predictor` at `working` size (validation),
+        traced once and kept while the size stays the same."""
+        if self._predictor is None or self._predictor.working != tuple(int(s) for s in working):
+            self._predictor = Predictor.from_keras(self.model, working)
+        return self._predictor
 
     def restore(self) -> Optional[str]:
         """Restores the newest checkpoint that reads back completely, if any; returns its path.
